@@ -1,0 +1,138 @@
+package grain
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cim/personrt/persistence"
+)
+
+// ErrInvalidConfig is returned by NewHost for a Config or Kind that breaks a
+// rule; the wrapped message names the rule.
+var ErrInvalidConfig = errors.New("grain: invalid config")
+
+// Defaults applied by NewHost to zero Config fields.
+const (
+	DefaultIdleTimeout        = 5 * time.Minute
+	DefaultSnapshotEvery      = 100
+	DefaultSnapshotQueue      = 1024
+	DefaultResultCacheSize    = 16
+	DefaultStateCacheSize     = 10_000
+	DefaultMaxConflictRetries = 3
+	DefaultStoreTimeout       = 5 * time.Second
+)
+
+// Config configures a Host. The zero value of every field but Events means
+// its default.
+type Config struct {
+	// Events is the event store grains hydrate from and append to. Required.
+	Events persistence.EventStore
+	// Snapshots keeps snapshots of kinds with a SnapshotCodec. Nil disables
+	// snapshots.
+	Snapshots persistence.SnapshotStore
+
+	// IdleTimeout passivates a grain that received no message for this long.
+	// Default DefaultIdleTimeout; negative never passivates.
+	IdleTimeout time.Duration
+	// SnapshotEvery writes a snapshot when this many events were applied
+	// since the last one. Default DefaultSnapshotEvery; negative disables
+	// snapshot writes (stored snapshots are still read).
+	SnapshotEvery int
+	// SnapshotQueue bounds the snapshots waiting for the writer; a snapshot
+	// that finds the queue full is dropped and retried after the grain's next
+	// command. Default DefaultSnapshotQueue.
+	SnapshotQueue int
+	// ResultCacheSize bounds the command ids each grain remembers for
+	// idempotency (besides those found in the events it replays). Default
+	// DefaultResultCacheSize.
+	ResultCacheSize int
+	// StateCacheSize bounds the hydrated states of passivated grains kept by
+	// this host, so that a re-activation reads only the events after the
+	// cached version. Default DefaultStateCacheSize; negative disables it.
+	StateCacheSize int
+	// MaxConflictRetries bounds how often a command is decided again after
+	// another activation appended first; then the caller gets CONFLICT.
+	// Default DefaultMaxConflictRetries; negative means no retry.
+	MaxConflictRetries int
+	// StoreTimeout bounds every store call made on a grain's behalf.
+	// Default DefaultStoreTimeout.
+	StoreTimeout time.Duration
+
+	// Now is the clock read at the edge and passed to Decide. Default time.Now.
+	Now func() time.Time
+	// Logger receives warnings and errors; nil discards them.
+	Logger *slog.Logger
+	// Observer, when set, receives every lifecycle event synchronously on the
+	// goroutine that produced it (a grain or the snapshot writer). It must
+	// not block and must be safe for concurrent use.
+	Observer func(LifecycleEvent)
+}
+
+// validate fills defaults and rejects bad input.
+func (c *Config) validate() error {
+	if c.Events == nil {
+		return fmt.Errorf("%w: rule config.events: an event store is required", ErrInvalidConfig)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.IdleTimeout > 0 && c.IdleTimeout < time.Millisecond {
+		return fmt.Errorf("%w: rule config.idle_timeout: %v is below 1ms", ErrInvalidConfig, c.IdleTimeout)
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if c.SnapshotQueue == 0 {
+		c.SnapshotQueue = DefaultSnapshotQueue
+	}
+	if c.SnapshotQueue < 0 {
+		return fmt.Errorf("%w: rule config.snapshot_queue: %d is negative", ErrInvalidConfig, c.SnapshotQueue)
+	}
+	if c.ResultCacheSize == 0 {
+		c.ResultCacheSize = DefaultResultCacheSize
+	}
+	if c.ResultCacheSize < 0 {
+		return fmt.Errorf("%w: rule config.result_cache_size: %d is negative", ErrInvalidConfig, c.ResultCacheSize)
+	}
+	if c.StateCacheSize == 0 {
+		c.StateCacheSize = DefaultStateCacheSize
+	}
+	if c.MaxConflictRetries == 0 {
+		c.MaxConflictRetries = DefaultMaxConflictRetries
+	}
+	if c.MaxConflictRetries < 0 {
+		c.MaxConflictRetries = 0
+	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = DefaultStoreTimeout
+	}
+	if c.StoreTimeout < 0 {
+		return fmt.Errorf("%w: rule config.store_timeout: %v is negative", ErrInvalidConfig, c.StoreTimeout)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// validateKind rejects a Kind without its required functions.
+func validateKind[S any](k *Kind[S]) error {
+	switch {
+	case k.Name == "":
+		return fmt.Errorf("%w: rule kind.name: a kind needs a name", ErrInvalidConfig)
+	case k.Decide == nil:
+		return fmt.Errorf("%w: rule kind.decide: kind %s has no Decide", ErrInvalidConfig, k.Name)
+	case k.Apply == nil:
+		return fmt.Errorf("%w: rule kind.apply: kind %s has no Apply", ErrInvalidConfig, k.Name)
+	case k.SchemaVersion == nil:
+		return fmt.Errorf("%w: rule kind.schema_version: kind %s has no SchemaVersion", ErrInvalidConfig, k.Name)
+	case k.Snapshot != nil && (k.Snapshot.Encode == nil || k.Snapshot.Decode == nil):
+		return fmt.Errorf("%w: rule kind.snapshot: kind %s has a snapshot codec without Encode or Decode", ErrInvalidConfig, k.Name)
+	}
+	return nil
+}
