@@ -475,6 +475,9 @@ type ContactInput struct {
 	Primary       bool                   `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
 	Label         string                 `protobuf:"bytes,4,opt,name=label,proto3" json:"label,omitempty"`
 	DefaultRegion string                 `protobuf:"bytes,5,opt,name=default_region,json=defaultRegion,proto3" json:"default_region,omitempty"` // ISO 3166 region for phones without +country, e.g. "US"
+	// contact_id is optional: when empty the domain uses the command id
+	// (AddContact) or "<command id>#<index>" (CreatePerson.contacts).
+	ContactId     string `protobuf:"bytes,6,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -540,6 +543,13 @@ func (x *ContactInput) GetLabel() string {
 func (x *ContactInput) GetDefaultRegion() string {
 	if x != nil {
 		return x.DefaultRegion
+	}
+	return ""
+}
+
+func (x *ContactInput) GetContactId() string {
+	if x != nil {
+		return x.ContactId
 	}
 	return ""
 }
@@ -1405,13 +1415,15 @@ const file_person_v1_commands_proto_rawDesc = "" +
 	"\n" +
 	"birth_date\x18\x02 \x01(\v2\x0f.person.v1.DateR\tbirthDate\x123\n" +
 	"\bcontacts\x18\x03 \x03(\v2\x17.person.v1.ContactInputR\bcontacts\x12\x16\n" +
-	"\x06source\x18\x04 \x01(\tR\x06source\"\xa7\x01\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\"\xc6\x01\n" +
 	"\fContactInput\x12*\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.person.v1.ContactKindR\x04kind\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x18\n" +
 	"\aprimary\x18\x03 \x01(\bR\aprimary\x12\x14\n" +
 	"\x05label\x18\x04 \x01(\tR\x05label\x12%\n" +
-	"\x0edefault_region\x18\x05 \x01(\tR\rdefaultRegion\"O\n" +
+	"\x0edefault_region\x18\x05 \x01(\tR\rdefaultRegion\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x06 \x01(\tR\tcontactId\"O\n" +
 	"\n" +
 	"UpdateName\x12)\n" +
 	"\x04name\x18\x01 \x01(\v2\x15.person.v1.PersonNameR\x04name\x12\x16\n" +

@@ -910,7 +910,7 @@ type PersonName struct {
 	FamilyNames   []string               `protobuf:"bytes,2,rep,name=family_names,json=familyNames,proto3" json:"family_names,omitempty"`
 	Patronymic    string                 `protobuf:"bytes,3,opt,name=patronymic,proto3" json:"patronymic,omitempty"`
 	Matronymic    string                 `protobuf:"bytes,4,opt,name=matronymic,proto3" json:"matronymic,omitempty"`
-	Prefixes      []string               `protobuf:"bytes,5,rep,name=prefixes,proto3" json:"prefixes,omitempty"`                                // titles and particles: "Dr.", "van"
+	Prefixes      []string               `protobuf:"bytes,5,rep,name=prefixes,proto3" json:"prefixes,omitempty"`                                // titles: "Dr.", "Sir" (particles such as "van" belong to the family name: "van Beethoven")
 	Suffixes      []string               `protobuf:"bytes,6,rep,name=suffixes,proto3" json:"suffixes,omitempty"`                                // "Jr.", "III"
 	PreferredForm string                 `protobuf:"bytes,7,opt,name=preferred_form,json=preferredForm,proto3" json:"preferred_form,omitempty"` // how the person wants to be addressed
 	Convention    NamingConvention       `protobuf:"varint,8,opt,name=convention,proto3,enum=person.v1.NamingConvention" json:"convention,omitempty"`

@@ -1,0 +1,3 @@
+package person
+
+//go:generate go run ./internal/lifecycledoc -o ../../docs/LIFECYCLE.md
