@@ -166,12 +166,10 @@ func (g *grain[S]) append(envs []*personv1.EventEnvelope) error {
 	return nil
 }
 
-// duplicate returns the first result of command id when it was seen before.
+// duplicate returns the first result of command id when the idempotency
+// window holds it: its events, read back from the store, marked duplicate.
 func (g *grain[S]) duplicate(id string) (*personv1.CommandResult, bool, error) {
-	if g.results == nil {
-		return nil, false, nil
-	}
-	sp, ok := g.results.Get(id)
+	sp, ok := g.window.lookup(id)
 	if !ok {
 		return nil, false, nil
 	}
@@ -185,11 +183,19 @@ func (g *grain[S]) duplicate(id string) (*personv1.CommandResult, bool, error) {
 		if e.GetVersion() > sp.last {
 			return errStopLoad
 		}
+		if e.GetVersion() != sp.first+uint64(len(events)) || e.GetCausationId() != id {
+			return personv1.Reject(personv1.ErrorCode_ERROR_CODE_INTERNAL, "grain.first_result",
+				"command %s wrote versions %d..%d, the store has %s@%d caused by %q", id, sp.first, sp.last, g.id, e.GetVersion(), e.GetCausationId())
+		}
 		events = append(events, e)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopLoad) {
 		return nil, true, fmt.Errorf("load first result of command %s: %w", id, err)
+	}
+	if want := sp.last - sp.first + 1; uint64(len(events)) != want {
+		return nil, true, personv1.Reject(personv1.ErrorCode_ERROR_CODE_INTERNAL, "grain.first_result",
+			"command %s wrote versions %d..%d, the store has %d of them", id, sp.first, sp.last, len(events))
 	}
 	return &personv1.CommandResult{PersonId: g.id, Version: sp.last, Events: events, Duplicate: true}, true, nil
 }
@@ -202,6 +208,9 @@ func (g *grain[S]) maybeSnapshot() {
 		return
 	}
 	b, err := g.encodeSnapshot()
+	if err == nil {
+		b, err = wrapSnapshot(b, g.window)
+	}
 	if err != nil {
 		// Do not try again before another SnapshotEvery events.
 		g.snapVersion = g.version
@@ -213,7 +222,7 @@ func (g *grain[S]) maybeSnapshot() {
 		g.h.observe(SnapshotFailed{Kind: g.h.kind.Name, ID: g.id, Version: g.version, Err: err})
 		return
 	}
-	s := persistence.Snapshot{PersonID: g.id, Version: g.version, SchemaVersion: g.h.kind.Snapshot.SchemaVersion, State: b}
+	s := persistence.Snapshot{PersonID: g.id, Version: g.version, SchemaVersion: storedSchemaVersion(g.h.kind.Snapshot.SchemaVersion), State: b}
 	if !w.enqueue(s) {
 		g.h.observe(SnapshotFailed{Kind: g.h.kind.Name, ID: g.id, Version: g.version, Err: ErrSnapshotQueueFull})
 		return

@@ -18,11 +18,20 @@ const (
 	DefaultIdleTimeout        = 5 * time.Minute
 	DefaultSnapshotEvery      = 100
 	DefaultSnapshotQueue      = 1024
-	DefaultResultCacheSize    = 16
+	DefaultIdempotencyWindow  = 256
 	DefaultStateCacheSize     = 10_000
 	DefaultMaxConflictRetries = 3
 	DefaultStoreTimeout       = 5 * time.Second
 )
+
+// MaxIdempotencyWindow bounds Config.IdempotencyWindow: the window is
+// stored in every snapshot (about 50 bytes per command).
+const MaxIdempotencyWindow = 4096
+
+// DefaultResultCacheSize is the former default of Config.ResultCacheSize.
+//
+// Deprecated: use DefaultIdempotencyWindow.
+const DefaultResultCacheSize = DefaultIdempotencyWindow
 
 // Config configures a Host. The zero value of every field but Events means
 // its default.
@@ -44,9 +53,19 @@ type Config struct {
 	// that finds the queue full is dropped and retried after the grain's next
 	// command. Default DefaultSnapshotQueue.
 	SnapshotQueue int
-	// ResultCacheSize bounds the command ids each grain remembers for
-	// idempotency (besides those found in the events it replays). Default
-	// DefaultResultCacheSize.
+	// IdempotencyWindow is how many of its most recent commands that wrote
+	// events a grain recognises when they are retried: it answers their
+	// first result and writes nothing. The window moves with the grain: it
+	// is kept in the host's state cache and in every snapshot, and extended
+	// with the causation ids of the events replayed at activation. A retry
+	// of an older command is decided again (package doc, "Idempotency
+	// window"). Default DefaultIdempotencyWindow, at most
+	// MaxIdempotencyWindow.
+	IdempotencyWindow int
+	// ResultCacheSize is the former name of IdempotencyWindow, used when
+	// IdempotencyWindow is zero.
+	//
+	// Deprecated: use IdempotencyWindow.
 	ResultCacheSize int
 	// StateCacheSize bounds the hydrated states of passivated grains kept by
 	// this host, so that a re-activation reads only the events after the
@@ -90,11 +109,14 @@ func (c *Config) validate() error {
 	if c.SnapshotQueue < 0 {
 		return fmt.Errorf("%w: rule config.snapshot_queue: %d is negative", ErrInvalidConfig, c.SnapshotQueue)
 	}
-	if c.ResultCacheSize == 0 {
-		c.ResultCacheSize = DefaultResultCacheSize
+	if c.IdempotencyWindow == 0 {
+		c.IdempotencyWindow = c.ResultCacheSize
 	}
-	if c.ResultCacheSize < 0 {
-		return fmt.Errorf("%w: rule config.result_cache_size: %d is negative", ErrInvalidConfig, c.ResultCacheSize)
+	if c.IdempotencyWindow == 0 {
+		c.IdempotencyWindow = DefaultIdempotencyWindow
+	}
+	if c.IdempotencyWindow < 0 || c.IdempotencyWindow > MaxIdempotencyWindow {
+		return fmt.Errorf("%w: rule config.idempotency_window: %d is not within 1..%d", ErrInvalidConfig, c.IdempotencyWindow, MaxIdempotencyWindow)
 	}
 	if c.StateCacheSize == 0 {
 		c.StateCacheSize = DefaultStateCacheSize
@@ -133,6 +155,8 @@ func validateKind[S any](k *Kind[S]) error {
 		return fmt.Errorf("%w: rule kind.schema_version: kind %s has no SchemaVersion", ErrInvalidConfig, k.Name)
 	case k.Snapshot != nil && (k.Snapshot.Encode == nil || k.Snapshot.Decode == nil):
 		return fmt.Errorf("%w: rule kind.snapshot: kind %s has a snapshot codec without Encode or Decode", ErrInvalidConfig, k.Name)
+	case k.Snapshot != nil && k.Snapshot.SchemaVersion > maxKindSchema:
+		return fmt.Errorf("%w: rule kind.snapshot.schema_version: kind %s has snapshot schema version %d, above %d", ErrInvalidConfig, k.Name, k.Snapshot.SchemaVersion, maxKindSchema)
 	}
 	return nil
 }

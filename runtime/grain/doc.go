@@ -7,8 +7,9 @@
 //   - Activation (cluster.ClusterInit) hydrates: the state the [Host] cached
 //     when the grain last passivated on this node, else the stored snapshot,
 //     else Kind.Initial; then the stored events after it (upcast by the
-//     store) through Kind.Apply. Command ids found as causation ids of those
-//     events are remembered for idempotency.
+//     store) through Kind.Apply. The idempotency window comes with the
+//     cached state or the snapshot, and the causation ids of the replayed
+//     events extend it.
 //   - The mailbox serves one message at a time. A *personv1.Command runs
 //     Decide → envelopes (UUIDv7 event ids, version, type, schema version,
 //     occurred_at, correlation and causation ids, actor) → Append with the
@@ -24,21 +25,84 @@
 //   - After Config.IdleTimeout without messages the grain poisons itself; its
 //     state goes to the host's bounded state cache, so a re-activation on
 //     this node reads only the events after the cached version.
-//   - Every Config.SnapshotEvery events the grain encodes its state and hands
-//     it to the host's snapshot writer, which saves it off the command path.
+//   - Every Config.SnapshotEvery events the grain encodes its state, wraps it
+//     with its idempotency window (below) and hands it to the host's
+//     snapshot writer, which saves it off the command path.
 //
 // # Idempotency window
 //
-// A command id is recognised while it is among the last
-// Config.ResultCacheSize commands the grain remembers (kept across
-// passivation in the host's state cache) or while its events are among
-// those replayed at activation, i.e. after the snapshot hydrated from. So
-// when a grain re-activates without its cached state (on another node,
-// after a restart) from a snapshot written after a command, a retry of that
-// command is decided again: most commands are then rejected or change
-// nothing, but one that is not naturally idempotent could apply twice.
-// Clients retry within seconds, so this needs a snapshot and a move of the
-// grain between a write and its retry.
+// A command id is the idempotency key of a command and the causation id of
+// the events it writes. Each grain keeps a window of its last
+// Config.IdempotencyWindow (K, default 256) commands that wrote events: the
+// command id and the versions first..last of its events, nothing else. A
+// command whose id is in the window is not decided again: the grain reads
+// its events first..last back from the store and answers
+// CommandResult{duplicate: true, version: last, events}, the first result,
+// and writes nothing. Only the versions are kept, so the window costs about
+// 120 bytes of memory per command whatever the events weigh.
+//
+// The window moves with the grain, so a retry is recognised wherever and
+// whenever the grain re-activates:
+//   - in memory while the grain is active, and in the host's state cache
+//     with its state when it passivates;
+//   - in every snapshot: the shell stores a runtimev1.GrainSnapshot (see
+//     "Snapshot format" below) holding the kind's bytes and the window as of
+//     the snapshot's version, and restores both when it hydrates from it;
+//   - the causation ids of the events replayed after the cached state or the
+//     snapshot are added as they are applied, as are those of events read
+//     after a lost append. Without a usable snapshot every event is
+//     replayed, which rebuilds the window of the whole history.
+//
+// So a retry after a move to another node, a restart or a rebalance, with
+// any number of snapshots in between, answers the first result as long as
+// the person wrote fewer than K other commands since. The window counts
+// commands per person that wrote events, not time: K = 256 covers the whole
+// history of most persons.
+//
+// What the window does not cover:
+//   - A retry of a command older than the K most recent ones is forgotten
+//     and decided again like a new command. Most commands are then rejected
+//     (CreatePerson: ALREADY_EXISTS) or change nothing (a rename to the
+//     current name); a command that is not naturally idempotent (a rename
+//     to a name since replaced, RecordAttribute with a client id after the
+//     attribute changed, FlagDataQuality) writes again. Raise
+//     Config.IdempotencyWindow (at most [MaxIdempotencyWindow]) for kinds
+//     whose retries can come after more commands than that.
+//   - A command that wrote no events (a rejection or a no-op) is not in the
+//     window: its retry is decided again, on the current state.
+//
+// Event ids stay random UUIDv7, not derived from the command id.
+// Deterministic ids (the command id's timestamp bits and a hash of person,
+// command id and index) would let JetStream's Nats-Msg-Id deduplication
+// refuse a command re-decided beyond the window, but only within the
+// stream's duplicate window (two minutes by default) and only as a
+// CONFLICT, not the first result. They would also break a path that is
+// correct today: when an append's outcome is unknown and the retried
+// command is decided again at the same version before the first attempt
+// has landed, both stores (memstore and persistence/jetstream) accept an
+// append whose last event id is already stored as a retry of that append,
+// so the grain would apply and answer its second decision (another
+// occurred_at, possibly other bodies) instead of the stored events. With
+// random ids that append is a conflict: the grain reads the stored events
+// and answers them as a duplicate.
+//
+// The store never deletes events, so the events of a command in the window
+// are always there; if they are not exactly the ones the window names, the
+// retry is answered INTERNAL with rule grain.first_result rather than
+// decided again.
+//
+// # Snapshot format
+//
+// The shell stores a snapshot's State as a runtimev1.GrainSnapshot: the
+// kind's bytes (SnapshotCodec.Encode) and the window as CommandSpan values,
+// oldest first (about 50 bytes per command). The stored SchemaVersion is the
+// envelope's format (1) in the top byte and the kind's
+// SnapshotCodec.SchemaVersion in the 24 bits below, which is why a kind's
+// schema version is at most 2^24-1. A snapshot with another schema version
+// (a kind's bare bytes written before the envelope existed are format 0),
+// an envelope that does not decode, a window that names versions after the
+// snapshot, or kind bytes that do not decode: the snapshot is logged and
+// ignored, and the grain rebuilds state and window from the events.
 //
 // # Concurrency
 //

@@ -10,7 +10,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cim/personrt/messages/personv1"
@@ -38,9 +37,9 @@ type grain[S any] struct {
 	activating *activation // reported once the first catch-up succeeds
 	restarting bool        // the next hydration follows a panic
 
-	// results maps recent command ids to the versions of the events they
-	// wrote. Created on first use.
-	results *simplelru.LRU[string, span]
+	// window holds the recent commands that wrote events, for idempotency.
+	// Nil until the first one.
+	window *window
 }
 
 // activation is a hydration in progress.
@@ -48,9 +47,6 @@ type activation struct {
 	ev    Activated
 	start time.Time
 }
-
-// span is the version range of the events one command wrote.
-type span struct{ first, last uint64 }
 
 // panicError carries a panic out of the kind's code.
 type panicError struct {
@@ -124,7 +120,7 @@ func (g *grain[S]) ready() error {
 	g.stale = false
 	if a := g.activating; a != nil {
 		g.activating = nil
-		a.ev.Version, a.ev.Took = g.version, time.Since(a.start)
+		a.ev.Version, a.ev.Commands, a.ev.Took = g.version, g.window.len(), time.Since(a.start)
 		g.h.observe(a.ev)
 	}
 	return nil
@@ -135,13 +131,10 @@ func (g *grain[S]) initialise() {
 	a := &activation{ev: Activated{Kind: g.h.kind.Name, ID: g.id, Restart: g.restarting}, start: time.Now()}
 	g.restarting = false
 	if p, ok := g.takeParked(); ok {
-		g.state, g.version, g.snapVersion = p.state, p.version, p.snapVersion
-		if p.results != nil {
-			g.results = p.results
-		}
+		g.state, g.version, g.snapVersion, g.window = p.state, p.version, p.snapVersion, p.window
 		a.ev.Cached = true
 	} else {
-		g.state, g.version, g.snapVersion = g.initial(), 0, 0
+		g.state, g.version, g.snapVersion, g.window = g.initial(), 0, 0, nil
 		a.ev.SnapshotVersion = g.loadSnapshot()
 	}
 	g.loaded, g.stale, g.activating = true, true, a
@@ -188,15 +181,20 @@ func (g *grain[S]) loadSnapshot() uint64 {
 	case err != nil:
 		g.h.cfg.Logger.Warn("snapshot not read, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id), slog.Any(logErr, err))
 		return 0
-	case snap.SchemaVersion != codec.SchemaVersion:
+	case snap.SchemaVersion != storedSchemaVersion(codec.SchemaVersion):
 		return 0
 	}
-	s, err := g.decodeSnapshot(snap.State)
+	b, w, err := unwrapSnapshot(snap.State, snap.Version, g.h.cfg.IdempotencyWindow)
 	if err != nil {
 		g.h.cfg.Logger.Warn("snapshot not decoded, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id), slog.Uint64(logVersion, snap.Version), slog.Any(logErr, err))
 		return 0
 	}
-	g.state, g.version, g.snapVersion = s, snap.Version, snap.Version
+	s, err := g.decodeSnapshot(b)
+	if err != nil {
+		g.h.cfg.Logger.Warn("snapshot not decoded, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id), slog.Uint64(logVersion, snap.Version), slog.Any(logErr, err))
+		return 0
+	}
+	g.state, g.version, g.snapVersion, g.window = s, snap.Version, snap.Version, w
 	return snap.Version
 }
 
@@ -253,24 +251,16 @@ func (g *grain[S]) recoverInto(phase string, err *error) {
 	}
 }
 
-// remember records that command id wrote the event at version.
+// remember records in the idempotency window that command id wrote the
+// event at version.
 func (g *grain[S]) remember(id string, version uint64) {
 	if id == "" {
 		return
 	}
-	if g.results == nil {
-		r, err := simplelru.NewLRU[string, span](g.h.cfg.ResultCacheSize, nil)
-		if err != nil { // only for a non-positive size, which validate rejects
-			return
-		}
-		g.results = r
+	if g.window == nil {
+		g.window = newWindow(g.h.cfg.IdempotencyWindow, 0)
 	}
-	if sp, ok := g.results.Peek(id); ok && sp.last+1 == version {
-		sp.last = version
-		g.results.Add(id, sp)
-		return
-	}
-	g.results.Add(id, span{first: version, last: version})
+	g.window.record(id, version)
 }
 
 // hydrationFailed reports a failed hydration or catch-up.
@@ -317,7 +307,7 @@ func (g *grain[S]) restart() {
 func (g *grain[S]) park() {
 	ev := Passivated{Kind: g.h.kind.Name, ID: g.id, Version: g.version}
 	if g.loaded && g.h.cache != nil && g.id != "" {
-		g.h.cache.Add(g.id, &parked[S]{state: g.state, version: g.version, snapVersion: g.snapVersion, results: g.results})
+		g.h.cache.Add(g.id, &parked[S]{state: g.state, version: g.version, snapVersion: g.snapVersion, window: g.window})
 		ev.Cached = true
 	}
 	g.h.observe(ev)

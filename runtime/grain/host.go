@@ -9,7 +9,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // ErrClosed is returned by Start after Shutdown.
@@ -51,7 +50,7 @@ type parked[S any] struct {
 	state       S
 	version     uint64
 	snapVersion uint64
-	results     *simplelru.LRU[string, span]
+	window      *window
 }
 
 // NewHost validates kind and cfg (filling defaults) and returns a Host. It

@@ -47,8 +47,10 @@ type Kind[S any] struct {
 // SnapshotCodec converts a kind's state to and from the bytes kept by a
 // persistence.SnapshotStore.
 type SnapshotCodec[S any] struct {
-	// SchemaVersion tags the encoding. A stored snapshot with another schema
-	// version is ignored and the state is rebuilt from events.
+	// SchemaVersion tags the encoding; at most 2^24-1 (the shell keeps its
+	// own envelope's format in the top byte of the stored tag). A stored
+	// snapshot with another schema version is ignored and the state is
+	// rebuilt from events.
 	SchemaVersion uint32
 	// Encode serialises s. It must not retain or modify s.
 	Encode func(s S) ([]byte, error)

@@ -25,6 +25,9 @@ type Activated struct {
 	SnapshotVersion uint64
 	// Replayed counts the events read from the event store.
 	Replayed int
+	// Commands counts the commands in the idempotency window after
+	// hydration: their retries are answered with their first result.
+	Commands int
 	// Restart is true for a re-hydration after a panic.
 	Restart bool
 	Took    time.Duration
