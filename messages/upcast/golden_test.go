@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cim/personrt/messages/personv1"
@@ -31,7 +32,7 @@ import (
 // (protojson) or <name>.want.err the expected error; -update rewrites them.
 var (
 	update       = flag.Bool("update", false, "rewrite the .want files of the golden tests")
-	createGolden = flag.Bool("create-golden", false, "write missing current-schema golden inputs")
+	createGolden = flag.Bool("create-golden", false, "write missing current-schema golden inputs and missing .want files")
 )
 
 // storedRecord is the JSON form of a schema golden.
@@ -113,7 +114,9 @@ func decodeGolden(t testing.TB, path string) (*personv1.EventEnvelope, error) {
 func checkWant(t *testing.T, path string, got *personv1.EventEnvelope, err error) {
 	t.Helper()
 	base := strings.TrimSuffix(path, ".json")
-	if *update {
+	_, errJSON := os.Stat(base + ".want.json")
+	_, errErr := os.Stat(base + ".want.err")
+	if *update || *createGolden && errJSON != nil && errErr != nil {
 		_ = os.Remove(base + ".want.json") // absent is fine
 		_ = os.Remove(base + ".want.err")
 		var werr error
@@ -247,6 +250,7 @@ func currentExamples() []*personv1.Event {
 		Provenance: &personv1.Provenance{Source: personv1.ProvenanceSource_PROVENANCE_SOURCE_MEASURED, Confidence: personv1.Confidence_CONFIDENCE_CERTAIN, RecordedBy: "nurse"},
 		RecordedAt: timestamppb.New(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)),
 	}
+	deadline := timestamppb.New(time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC))
 	return []*personv1.Event{
 		{Body: &personv1.Event_PersonCreated{PersonCreated: &personv1.PersonCreated{PersonId: "0190f0d2-7a1b-7c3d-8e4f-a1b2c3d4e5f6", Name: name, BirthDate: date, Contacts: []*personv1.Contact{contact}, Source: "golden"}}},
 		{Body: &personv1.Event_NameUpdated{NameUpdated: &personv1.NameUpdated{OldName: name, NewName: &personv1.PersonName{GivenNames: []string{"Ada"}, FamilyNames: []string{"King"}}, ChangeReason: "marriage"}}},
@@ -264,6 +268,18 @@ func currentExamples() []*personv1.Event {
 		{Body: &personv1.Event_ContactRemoved{ContactRemoved: &personv1.ContactRemoved{ContactId: "c1", Reason: "bounced"}}},
 		{Body: &personv1.Event_ContactVerified{ContactVerified: &personv1.ContactVerified{ContactId: "c1"}}},
 		{Body: &personv1.Event_ContactNormalized{ContactNormalized: &personv1.ContactNormalized{ContactId: "c1", OldValue: "Ada@Example.com", NewValue: "ada@example.com"}}},
+		{Body: &personv1.Event_OnboardingStarted{OnboardingStarted: &personv1.OnboardingStarted{
+			PersonId: "0190f0d2-7a1b-7c3d-8e4f-a1b2c3d4e5f6", StepDeadline: deadline,
+			Deadlines: []*personv1.StepDeadline{{State: personv1.OnboardingState_ONBOARDING_STATE_AWAITING_IDENTITY_VERIFICATION, Timeout: durationpb.New(24 * time.Hour)}},
+		}}},
+		{Body: &personv1.Event_IdentityVerified{IdentityVerified: &personv1.IdentityVerified{IdentityId: "idp-1", StepDeadline: deadline}}},
+		{Body: &personv1.Event_BasicInfoProvided{BasicInfoProvided: &personv1.BasicInfoProvided{Email: "ada@example.com", Phone: "+442071234567", StepDeadline: deadline}}},
+		{Body: &personv1.Event_ComponentsAdded{ComponentsAdded: &personv1.ComponentsAdded{
+			Components: []*personv1.OnboardingComponent{{ComponentType: "Skill", Data: `{"name":"mathematics"}`}}, StepDeadline: deadline,
+		}}},
+		{Body: &personv1.Event_LocationAssigned{LocationAssigned: &personv1.LocationAssigned{LocationId: "loc-london", StepDeadline: deadline}}},
+		{Body: &personv1.Event_OnboardingCompleted{OnboardingCompleted: &personv1.OnboardingCompleted{Email: "ada@example.com", Phone: "+442071234567"}}},
+		{Body: &personv1.Event_OnboardingFailed{OnboardingFailed: &personv1.OnboardingFailed{Reason: "identity not verified", FailedIn: personv1.OnboardingState_ONBOARDING_STATE_AWAITING_IDENTITY_VERIFICATION}}},
 		{Body: &personv1.Event_DataQualityFlagged{DataQualityFlagged: &personv1.DataQualityFlagged{Flag: &personv1.DataQualityFlag{
 			FlagId: "f1", Field: "name.given_names[0]", Issue: "Name too short", Severity: personv1.DataQualitySeverity_DATA_QUALITY_SEVERITY_WARNING,
 			FlaggedAt: timestamppb.New(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)),

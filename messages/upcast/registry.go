@@ -107,8 +107,11 @@ func (r *Registry) Register(eventType string, from uint32, up Upcaster) error {
 }
 
 // Default returns the registry with the upcasters of every legacy schema of
-// the original system (see the package doc). It is built once and shared.
-var Default = sync.OnceValue(func() *Registry {
+// the original system (see the package doc). It is built once and shared;
+// it is read-only.
+func Default() *Registry { return defaultRegistry() }
+
+var defaultRegistry = sync.OnceValue(func() *Registry {
 	r := NewRegistry()
 	for _, s := range legacySteps {
 		if err := r.Register(s.eventType, s.from, s.up); err != nil {

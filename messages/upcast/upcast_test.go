@@ -31,8 +31,14 @@ func TestCurrentVersion(t *testing.T) {
 			t.Errorf("CurrentVersion(%q) = %d, want %d", tc.eventType, got, tc.want)
 		}
 	}
-	if got, want := len(upcast.Types()), 17; got != want {
-		t.Errorf("Types() has %d types, want %d", got, want)
+	types := upcast.Types()
+	if len(types) < 17 || types[0] != "PersonCreated" || types[16] != "DataQualityFlagged" {
+		t.Errorf("Types() = %v, want the person.v1.Event body cases in order", types)
+	}
+	for _, typ := range types {
+		if upcast.CurrentVersion(typ) == 0 {
+			t.Errorf("CurrentVersion(%q) = 0 for a known type", typ)
+		}
 	}
 }
 
