@@ -16,9 +16,9 @@ var ErrInvalidConfig = errors.New("grain: invalid config")
 // Defaults applied by NewHost to zero Config fields.
 const (
 	DefaultIdleTimeout        = 5 * time.Minute
-	DefaultSnapshotEvery      = 100
+	DefaultSnapshotEvery      = 16 // bench hydrate: a 16-event tail costs ~0.6 ms p50, 32 events ~1.5 ms
 	DefaultSnapshotQueue      = 1024
-	DefaultIdempotencyWindow  = 256
+	DefaultIdempotencyWindow  = 64 // commands per person; ~3 KB in each snapshot
 	DefaultStateCacheSize     = 10_000
 	DefaultMaxConflictRetries = 3
 	DefaultStoreTimeout       = 5 * time.Second
