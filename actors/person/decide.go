@@ -105,8 +105,12 @@ func checkEnvelope(s *State, cmd *personv1.Command) (Kind, error) {
 		return 0, err
 	}
 	kind, ok := KindOf(cmd)
-	if !ok {
+	switch {
+	case !ok && cmd.GetBody() == nil:
 		return 0, invalid(RuleBody, "the command has no body")
+	case !ok:
+		return 0, personv1.Reject(personv1.ErrorCode_ERROR_CODE_UNIMPLEMENTED, RuleNotPersonCommand,
+			"%s is not a person command (it belongs to another kind)", cmd.TypeName())
 	}
 	if s.Exists() && cmd.GetPersonId() != s.id {
 		return 0, invalid(RulePersonMatch, "the command is for person %s, this is %s", cmd.GetPersonId(), s.id)

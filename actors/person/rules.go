@@ -18,6 +18,8 @@ const (
 	RuleTerminal      = "lifecycle.terminal"         // FAILED_PRECONDITION: the person is Deceased, MergedInto or Archived
 	RuleNotAllowed    = "lifecycle.not_allowed"      // FAILED_PRECONDITION: the command does not apply in this state
 
+	RuleNotPersonCommand = "command.not_person" // UNIMPLEMENTED: a body of another kind (e.g. StartOnboarding)
+
 	RuleDeactivateReason = "deactivate.reason_required" // INVALID_ARGUMENT: blank reason
 	RuleArchiveReason    = "archive.reason_required"    // INVALID_ARGUMENT: blank reason
 	RuleMergeTarget      = "merge.target_required"      // INVALID_ARGUMENT: blank target_person_id

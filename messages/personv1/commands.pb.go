@@ -54,6 +54,14 @@ type Command struct {
 	//	*Command_RecordMergeReceived
 	//	*Command_NormalizeContact
 	//	*Command_FlagDataQuality
+	//	*Command_StartOnboarding
+	//	*Command_VerifyIdentity
+	//	*Command_ProvideBasicInfo
+	//	*Command_AddComponents
+	//	*Command_AssignLocation
+	//	*Command_CompleteOnboarding
+	//	*Command_FailOnboarding
+	//	*Command_ExpireOnboardingStep
 	Body          isCommand_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -291,6 +299,78 @@ func (x *Command) GetFlagDataQuality() *FlagDataQuality {
 	return nil
 }
 
+func (x *Command) GetStartOnboarding() *StartOnboarding {
+	if x != nil {
+		if x, ok := x.Body.(*Command_StartOnboarding); ok {
+			return x.StartOnboarding
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetVerifyIdentity() *VerifyIdentity {
+	if x != nil {
+		if x, ok := x.Body.(*Command_VerifyIdentity); ok {
+			return x.VerifyIdentity
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetProvideBasicInfo() *ProvideBasicInfo {
+	if x != nil {
+		if x, ok := x.Body.(*Command_ProvideBasicInfo); ok {
+			return x.ProvideBasicInfo
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAddComponents() *AddComponents {
+	if x != nil {
+		if x, ok := x.Body.(*Command_AddComponents); ok {
+			return x.AddComponents
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAssignLocation() *AssignLocation {
+	if x != nil {
+		if x, ok := x.Body.(*Command_AssignLocation); ok {
+			return x.AssignLocation
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCompleteOnboarding() *CompleteOnboarding {
+	if x != nil {
+		if x, ok := x.Body.(*Command_CompleteOnboarding); ok {
+			return x.CompleteOnboarding
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetFailOnboarding() *FailOnboarding {
+	if x != nil {
+		if x, ok := x.Body.(*Command_FailOnboarding); ok {
+			return x.FailOnboarding
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetExpireOnboardingStep() *ExpireOnboardingStep {
+	if x != nil {
+		if x, ok := x.Body.(*Command_ExpireOnboardingStep); ok {
+			return x.ExpireOnboardingStep
+		}
+	}
+	return nil
+}
+
 type isCommand_Body interface {
 	isCommand_Body()
 }
@@ -363,6 +443,40 @@ type Command_FlagDataQuality struct {
 	FlagDataQuality *FlagDataQuality `protobuf:"bytes,26,opt,name=flag_data_quality,json=flagDataQuality,proto3,oneof"`
 }
 
+type Command_StartOnboarding struct {
+	// Commands of the onboarding kind (onboarding.proto); a person grain
+	// rejects them with UNIMPLEMENTED.
+	StartOnboarding *StartOnboarding `protobuf:"bytes,27,opt,name=start_onboarding,json=startOnboarding,proto3,oneof"`
+}
+
+type Command_VerifyIdentity struct {
+	VerifyIdentity *VerifyIdentity `protobuf:"bytes,28,opt,name=verify_identity,json=verifyIdentity,proto3,oneof"`
+}
+
+type Command_ProvideBasicInfo struct {
+	ProvideBasicInfo *ProvideBasicInfo `protobuf:"bytes,29,opt,name=provide_basic_info,json=provideBasicInfo,proto3,oneof"`
+}
+
+type Command_AddComponents struct {
+	AddComponents *AddComponents `protobuf:"bytes,30,opt,name=add_components,json=addComponents,proto3,oneof"`
+}
+
+type Command_AssignLocation struct {
+	AssignLocation *AssignLocation `protobuf:"bytes,31,opt,name=assign_location,json=assignLocation,proto3,oneof"`
+}
+
+type Command_CompleteOnboarding struct {
+	CompleteOnboarding *CompleteOnboarding `protobuf:"bytes,32,opt,name=complete_onboarding,json=completeOnboarding,proto3,oneof"`
+}
+
+type Command_FailOnboarding struct {
+	FailOnboarding *FailOnboarding `protobuf:"bytes,33,opt,name=fail_onboarding,json=failOnboarding,proto3,oneof"`
+}
+
+type Command_ExpireOnboardingStep struct {
+	ExpireOnboardingStep *ExpireOnboardingStep `protobuf:"bytes,34,opt,name=expire_onboarding_step,json=expireOnboardingStep,proto3,oneof"`
+}
+
 func (*Command_CreatePerson) isCommand_Body() {}
 
 func (*Command_UpdateName) isCommand_Body() {}
@@ -396,6 +510,22 @@ func (*Command_RecordMergeReceived) isCommand_Body() {}
 func (*Command_NormalizeContact) isCommand_Body() {}
 
 func (*Command_FlagDataQuality) isCommand_Body() {}
+
+func (*Command_StartOnboarding) isCommand_Body() {}
+
+func (*Command_VerifyIdentity) isCommand_Body() {}
+
+func (*Command_ProvideBasicInfo) isCommand_Body() {}
+
+func (*Command_AddComponents) isCommand_Body() {}
+
+func (*Command_AssignLocation) isCommand_Body() {}
+
+func (*Command_CompleteOnboarding) isCommand_Body() {}
+
+func (*Command_FailOnboarding) isCommand_Body() {}
+
+func (*Command_ExpireOnboardingStep) isCommand_Body() {}
 
 // CreatePerson brings a person into existence (Draft → Active).
 type CreatePerson struct {
@@ -1380,7 +1510,7 @@ var File_person_v1_commands_proto protoreflect.FileDescriptor
 
 const file_person_v1_commands_proto_rawDesc = "" +
 	"\n" +
-	"\x18person/v1/commands.proto\x12\tperson.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15person/v1/types.proto\"\x8c\v\n" +
+	"\x18person/v1/commands.proto\x12\tperson.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aperson/v1/onboarding.proto\x1a\x15person/v1/types.proto\"\xe2\x0f\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
@@ -1408,7 +1538,15 @@ const file_person_v1_commands_proto_rawDesc = "" +
 	"\x0everify_contact\x18\x17 \x01(\v2\x18.person.v1.VerifyContactH\x00R\rverifyContact\x12T\n" +
 	"\x15record_merge_received\x18\x18 \x01(\v2\x1e.person.v1.RecordMergeReceivedH\x00R\x13recordMergeReceived\x12J\n" +
 	"\x11normalize_contact\x18\x19 \x01(\v2\x1b.person.v1.NormalizeContactH\x00R\x10normalizeContact\x12H\n" +
-	"\x11flag_data_quality\x18\x1a \x01(\v2\x1a.person.v1.FlagDataQualityH\x00R\x0fflagDataQualityB\x06\n" +
+	"\x11flag_data_quality\x18\x1a \x01(\v2\x1a.person.v1.FlagDataQualityH\x00R\x0fflagDataQuality\x12G\n" +
+	"\x10start_onboarding\x18\x1b \x01(\v2\x1a.person.v1.StartOnboardingH\x00R\x0fstartOnboarding\x12D\n" +
+	"\x0fverify_identity\x18\x1c \x01(\v2\x19.person.v1.VerifyIdentityH\x00R\x0everifyIdentity\x12K\n" +
+	"\x12provide_basic_info\x18\x1d \x01(\v2\x1b.person.v1.ProvideBasicInfoH\x00R\x10provideBasicInfo\x12A\n" +
+	"\x0eadd_components\x18\x1e \x01(\v2\x18.person.v1.AddComponentsH\x00R\raddComponents\x12D\n" +
+	"\x0fassign_location\x18\x1f \x01(\v2\x19.person.v1.AssignLocationH\x00R\x0eassignLocation\x12P\n" +
+	"\x13complete_onboarding\x18  \x01(\v2\x1d.person.v1.CompleteOnboardingH\x00R\x12completeOnboarding\x12D\n" +
+	"\x0ffail_onboarding\x18! \x01(\v2\x19.person.v1.FailOnboardingH\x00R\x0efailOnboarding\x12W\n" +
+	"\x16expire_onboarding_step\x18\" \x01(\v2\x1f.person.v1.ExpireOnboardingStepH\x00R\x14expireOnboardingStepB\x06\n" +
 	"\x04body\"\xb6\x01\n" +
 	"\fCreatePerson\x12)\n" +
 	"\x04name\x18\x01 \x01(\v2\x15.person.v1.PersonNameR\x04name\x12.\n" +
@@ -1512,15 +1650,23 @@ var file_person_v1_commands_proto_goTypes = []any{
 	(*NormalizeContact)(nil),      // 17: person.v1.NormalizeContact
 	(*FlagDataQuality)(nil),       // 18: person.v1.FlagDataQuality
 	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*PersonName)(nil),            // 20: person.v1.PersonName
-	(*Date)(nil),                  // 21: person.v1.Date
-	(ContactKind)(0),              // 22: person.v1.ContactKind
-	(MergeReason)(0),              // 23: person.v1.MergeReason
-	(*Attribute)(nil),             // 24: person.v1.Attribute
-	(*AttributeValue)(nil),        // 25: person.v1.AttributeValue
-	(*TemporalValidity)(nil),      // 26: person.v1.TemporalValidity
-	(*Provenance)(nil),            // 27: person.v1.Provenance
-	(DataQualitySeverity)(0),      // 28: person.v1.DataQualitySeverity
+	(*StartOnboarding)(nil),       // 20: person.v1.StartOnboarding
+	(*VerifyIdentity)(nil),        // 21: person.v1.VerifyIdentity
+	(*ProvideBasicInfo)(nil),      // 22: person.v1.ProvideBasicInfo
+	(*AddComponents)(nil),         // 23: person.v1.AddComponents
+	(*AssignLocation)(nil),        // 24: person.v1.AssignLocation
+	(*CompleteOnboarding)(nil),    // 25: person.v1.CompleteOnboarding
+	(*FailOnboarding)(nil),        // 26: person.v1.FailOnboarding
+	(*ExpireOnboardingStep)(nil),  // 27: person.v1.ExpireOnboardingStep
+	(*PersonName)(nil),            // 28: person.v1.PersonName
+	(*Date)(nil),                  // 29: person.v1.Date
+	(ContactKind)(0),              // 30: person.v1.ContactKind
+	(MergeReason)(0),              // 31: person.v1.MergeReason
+	(*Attribute)(nil),             // 32: person.v1.Attribute
+	(*AttributeValue)(nil),        // 33: person.v1.AttributeValue
+	(*TemporalValidity)(nil),      // 34: person.v1.TemporalValidity
+	(*Provenance)(nil),            // 35: person.v1.Provenance
+	(DataQualitySeverity)(0),      // 36: person.v1.DataQualitySeverity
 }
 var file_person_v1_commands_proto_depIdxs = []int32{
 	19, // 0: person.v1.Command.issued_at:type_name -> google.protobuf.Timestamp
@@ -1541,27 +1687,35 @@ var file_person_v1_commands_proto_depIdxs = []int32{
 	9,  // 15: person.v1.Command.record_merge_received:type_name -> person.v1.RecordMergeReceived
 	17, // 16: person.v1.Command.normalize_contact:type_name -> person.v1.NormalizeContact
 	18, // 17: person.v1.Command.flag_data_quality:type_name -> person.v1.FlagDataQuality
-	20, // 18: person.v1.CreatePerson.name:type_name -> person.v1.PersonName
-	21, // 19: person.v1.CreatePerson.birth_date:type_name -> person.v1.Date
-	2,  // 20: person.v1.CreatePerson.contacts:type_name -> person.v1.ContactInput
-	22, // 21: person.v1.ContactInput.kind:type_name -> person.v1.ContactKind
-	20, // 22: person.v1.UpdateName.name:type_name -> person.v1.PersonName
-	21, // 23: person.v1.SetBirthDate.birth_date:type_name -> person.v1.Date
-	21, // 24: person.v1.RecordDeath.date_of_death:type_name -> person.v1.Date
-	23, // 25: person.v1.MergePersons.reason:type_name -> person.v1.MergeReason
-	23, // 26: person.v1.RecordMergeReceived.reason:type_name -> person.v1.MergeReason
-	24, // 27: person.v1.RecordAttribute.attribute:type_name -> person.v1.Attribute
-	25, // 28: person.v1.UpdateAttribute.value:type_name -> person.v1.AttributeValue
-	26, // 29: person.v1.UpdateAttribute.validity:type_name -> person.v1.TemporalValidity
-	27, // 30: person.v1.UpdateAttribute.provenance:type_name -> person.v1.Provenance
-	21, // 31: person.v1.InvalidateAttribute.valid_until:type_name -> person.v1.Date
-	2,  // 32: person.v1.AddContact.contact:type_name -> person.v1.ContactInput
-	28, // 33: person.v1.FlagDataQuality.severity:type_name -> person.v1.DataQualitySeverity
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	20, // 18: person.v1.Command.start_onboarding:type_name -> person.v1.StartOnboarding
+	21, // 19: person.v1.Command.verify_identity:type_name -> person.v1.VerifyIdentity
+	22, // 20: person.v1.Command.provide_basic_info:type_name -> person.v1.ProvideBasicInfo
+	23, // 21: person.v1.Command.add_components:type_name -> person.v1.AddComponents
+	24, // 22: person.v1.Command.assign_location:type_name -> person.v1.AssignLocation
+	25, // 23: person.v1.Command.complete_onboarding:type_name -> person.v1.CompleteOnboarding
+	26, // 24: person.v1.Command.fail_onboarding:type_name -> person.v1.FailOnboarding
+	27, // 25: person.v1.Command.expire_onboarding_step:type_name -> person.v1.ExpireOnboardingStep
+	28, // 26: person.v1.CreatePerson.name:type_name -> person.v1.PersonName
+	29, // 27: person.v1.CreatePerson.birth_date:type_name -> person.v1.Date
+	2,  // 28: person.v1.CreatePerson.contacts:type_name -> person.v1.ContactInput
+	30, // 29: person.v1.ContactInput.kind:type_name -> person.v1.ContactKind
+	28, // 30: person.v1.UpdateName.name:type_name -> person.v1.PersonName
+	29, // 31: person.v1.SetBirthDate.birth_date:type_name -> person.v1.Date
+	29, // 32: person.v1.RecordDeath.date_of_death:type_name -> person.v1.Date
+	31, // 33: person.v1.MergePersons.reason:type_name -> person.v1.MergeReason
+	31, // 34: person.v1.RecordMergeReceived.reason:type_name -> person.v1.MergeReason
+	32, // 35: person.v1.RecordAttribute.attribute:type_name -> person.v1.Attribute
+	33, // 36: person.v1.UpdateAttribute.value:type_name -> person.v1.AttributeValue
+	34, // 37: person.v1.UpdateAttribute.validity:type_name -> person.v1.TemporalValidity
+	35, // 38: person.v1.UpdateAttribute.provenance:type_name -> person.v1.Provenance
+	29, // 39: person.v1.InvalidateAttribute.valid_until:type_name -> person.v1.Date
+	2,  // 40: person.v1.AddContact.contact:type_name -> person.v1.ContactInput
+	36, // 41: person.v1.FlagDataQuality.severity:type_name -> person.v1.DataQualitySeverity
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_person_v1_commands_proto_init() }
@@ -1569,6 +1723,7 @@ func file_person_v1_commands_proto_init() {
 	if File_person_v1_commands_proto != nil {
 		return
 	}
+	file_person_v1_onboarding_proto_init()
 	file_person_v1_types_proto_init()
 	file_person_v1_commands_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreatePerson)(nil),
@@ -1588,6 +1743,14 @@ func file_person_v1_commands_proto_init() {
 		(*Command_RecordMergeReceived)(nil),
 		(*Command_NormalizeContact)(nil),
 		(*Command_FlagDataQuality)(nil),
+		(*Command_StartOnboarding)(nil),
+		(*Command_VerifyIdentity)(nil),
+		(*Command_ProvideBasicInfo)(nil),
+		(*Command_AddComponents)(nil),
+		(*Command_AssignLocation)(nil),
+		(*Command_CompleteOnboarding)(nil),
+		(*Command_FailOnboarding)(nil),
+		(*Command_ExpireOnboardingStep)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -165,6 +165,13 @@ type Event struct {
 	//	*Event_ContactVerified
 	//	*Event_ContactNormalized
 	//	*Event_DataQualityFlagged
+	//	*Event_OnboardingStarted
+	//	*Event_IdentityVerified
+	//	*Event_BasicInfoProvided
+	//	*Event_ComponentsAdded
+	//	*Event_LocationAssigned
+	//	*Event_OnboardingCompleted
+	//	*Event_OnboardingFailed
 	Body          isEvent_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -360,6 +367,69 @@ func (x *Event) GetDataQualityFlagged() *DataQualityFlagged {
 	return nil
 }
 
+func (x *Event) GetOnboardingStarted() *OnboardingStarted {
+	if x != nil {
+		if x, ok := x.Body.(*Event_OnboardingStarted); ok {
+			return x.OnboardingStarted
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetIdentityVerified() *IdentityVerified {
+	if x != nil {
+		if x, ok := x.Body.(*Event_IdentityVerified); ok {
+			return x.IdentityVerified
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetBasicInfoProvided() *BasicInfoProvided {
+	if x != nil {
+		if x, ok := x.Body.(*Event_BasicInfoProvided); ok {
+			return x.BasicInfoProvided
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetComponentsAdded() *ComponentsAdded {
+	if x != nil {
+		if x, ok := x.Body.(*Event_ComponentsAdded); ok {
+			return x.ComponentsAdded
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetLocationAssigned() *LocationAssigned {
+	if x != nil {
+		if x, ok := x.Body.(*Event_LocationAssigned); ok {
+			return x.LocationAssigned
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetOnboardingCompleted() *OnboardingCompleted {
+	if x != nil {
+		if x, ok := x.Body.(*Event_OnboardingCompleted); ok {
+			return x.OnboardingCompleted
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetOnboardingFailed() *OnboardingFailed {
+	if x != nil {
+		if x, ok := x.Body.(*Event_OnboardingFailed); ok {
+			return x.OnboardingFailed
+		}
+	}
+	return nil
+}
+
 type isEvent_Body interface {
 	isEvent_Body()
 }
@@ -432,6 +502,36 @@ type Event_DataQualityFlagged struct {
 	DataQualityFlagged *DataQualityFlagged `protobuf:"bytes,17,opt,name=data_quality_flagged,json=dataQualityFlagged,proto3,oneof"`
 }
 
+type Event_OnboardingStarted struct {
+	// Events of the onboarding kind (onboarding.proto), stored on their own
+	// stream.
+	OnboardingStarted *OnboardingStarted `protobuf:"bytes,18,opt,name=onboarding_started,json=onboardingStarted,proto3,oneof"`
+}
+
+type Event_IdentityVerified struct {
+	IdentityVerified *IdentityVerified `protobuf:"bytes,19,opt,name=identity_verified,json=identityVerified,proto3,oneof"`
+}
+
+type Event_BasicInfoProvided struct {
+	BasicInfoProvided *BasicInfoProvided `protobuf:"bytes,20,opt,name=basic_info_provided,json=basicInfoProvided,proto3,oneof"`
+}
+
+type Event_ComponentsAdded struct {
+	ComponentsAdded *ComponentsAdded `protobuf:"bytes,21,opt,name=components_added,json=componentsAdded,proto3,oneof"`
+}
+
+type Event_LocationAssigned struct {
+	LocationAssigned *LocationAssigned `protobuf:"bytes,22,opt,name=location_assigned,json=locationAssigned,proto3,oneof"`
+}
+
+type Event_OnboardingCompleted struct {
+	OnboardingCompleted *OnboardingCompleted `protobuf:"bytes,23,opt,name=onboarding_completed,json=onboardingCompleted,proto3,oneof"`
+}
+
+type Event_OnboardingFailed struct {
+	OnboardingFailed *OnboardingFailed `protobuf:"bytes,24,opt,name=onboarding_failed,json=onboardingFailed,proto3,oneof"`
+}
+
 func (*Event_PersonCreated) isEvent_Body() {}
 
 func (*Event_NameUpdated) isEvent_Body() {}
@@ -465,6 +565,20 @@ func (*Event_ContactVerified) isEvent_Body() {}
 func (*Event_ContactNormalized) isEvent_Body() {}
 
 func (*Event_DataQualityFlagged) isEvent_Body() {}
+
+func (*Event_OnboardingStarted) isEvent_Body() {}
+
+func (*Event_IdentityVerified) isEvent_Body() {}
+
+func (*Event_BasicInfoProvided) isEvent_Body() {}
+
+func (*Event_ComponentsAdded) isEvent_Body() {}
+
+func (*Event_LocationAssigned) isEvent_Body() {}
+
+func (*Event_OnboardingCompleted) isEvent_Body() {}
+
+func (*Event_OnboardingFailed) isEvent_Body() {}
 
 // PersonCreated (schema 3; 1 and 2 are the original system's JSON shapes).
 type PersonCreated struct {
@@ -1515,7 +1629,7 @@ var File_person_v1_events_proto protoreflect.FileDescriptor
 
 const file_person_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x16person/v1/events.proto\x12\tperson.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15person/v1/types.proto\"\xe1\x02\n" +
+	"\x16person/v1/events.proto\x12\tperson.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aperson/v1/onboarding.proto\x1a\x15person/v1/types.proto\"\xe1\x02\n" +
 	"\rEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tperson_id\x18\x02 \x01(\tR\bpersonId\x12\x18\n" +
@@ -1528,7 +1642,7 @@ const file_person_v1_events_proto_rawDesc = "" +
 	"\fcausation_id\x18\b \x01(\tR\vcausationId\x12\x14\n" +
 	"\x05actor\x18\t \x01(\tR\x05actor\x12&\n" +
 	"\x05event\x18\n" +
-	" \x01(\v2\x10.person.v1.EventR\x05event\"\xfe\t\n" +
+	" \x01(\v2\x10.person.v1.EventR\x05event\"\x9f\x0e\n" +
 	"\x05Event\x12A\n" +
 	"\x0eperson_created\x18\x01 \x01(\v2\x18.person.v1.PersonCreatedH\x00R\rpersonCreated\x12;\n" +
 	"\fname_updated\x18\x02 \x01(\v2\x16.person.v1.NameUpdatedH\x00R\vnameUpdated\x12?\n" +
@@ -1547,7 +1661,14 @@ const file_person_v1_events_proto_rawDesc = "" +
 	"\x0fcontact_removed\x18\x0e \x01(\v2\x19.person.v1.ContactRemovedH\x00R\x0econtactRemoved\x12G\n" +
 	"\x10contact_verified\x18\x0f \x01(\v2\x1a.person.v1.ContactVerifiedH\x00R\x0fcontactVerified\x12M\n" +
 	"\x12contact_normalized\x18\x10 \x01(\v2\x1c.person.v1.ContactNormalizedH\x00R\x11contactNormalized\x12Q\n" +
-	"\x14data_quality_flagged\x18\x11 \x01(\v2\x1d.person.v1.DataQualityFlaggedH\x00R\x12dataQualityFlaggedB\x06\n" +
+	"\x14data_quality_flagged\x18\x11 \x01(\v2\x1d.person.v1.DataQualityFlaggedH\x00R\x12dataQualityFlagged\x12M\n" +
+	"\x12onboarding_started\x18\x12 \x01(\v2\x1c.person.v1.OnboardingStartedH\x00R\x11onboardingStarted\x12J\n" +
+	"\x11identity_verified\x18\x13 \x01(\v2\x1b.person.v1.IdentityVerifiedH\x00R\x10identityVerified\x12N\n" +
+	"\x13basic_info_provided\x18\x14 \x01(\v2\x1c.person.v1.BasicInfoProvidedH\x00R\x11basicInfoProvided\x12G\n" +
+	"\x10components_added\x18\x15 \x01(\v2\x1a.person.v1.ComponentsAddedH\x00R\x0fcomponentsAdded\x12J\n" +
+	"\x11location_assigned\x18\x16 \x01(\v2\x1b.person.v1.LocationAssignedH\x00R\x10locationAssigned\x12S\n" +
+	"\x14onboarding_completed\x18\x17 \x01(\v2\x1e.person.v1.OnboardingCompletedH\x00R\x13onboardingCompleted\x12J\n" +
+	"\x11onboarding_failed\x18\x18 \x01(\v2\x1b.person.v1.OnboardingFailedH\x00R\x10onboardingFailedB\x06\n" +
 	"\x04body\"\xcf\x01\n" +
 	"\rPersonCreated\x12\x1b\n" +
 	"\tperson_id\x18\x01 \x01(\tR\bpersonId\x12)\n" +
@@ -1665,13 +1786,20 @@ var file_person_v1_events_proto_goTypes = []any{
 	(*DataQualityFlagged)(nil),    // 18: person.v1.DataQualityFlagged
 	(*PersonSnapshot)(nil),        // 19: person.v1.PersonSnapshot
 	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*PersonName)(nil),            // 21: person.v1.PersonName
-	(*Date)(nil),                  // 22: person.v1.Date
-	(*Contact)(nil),               // 23: person.v1.Contact
-	(MergeReason)(0),              // 24: person.v1.MergeReason
-	(*Attribute)(nil),             // 25: person.v1.Attribute
-	(*DataQualityFlag)(nil),       // 26: person.v1.DataQualityFlag
-	(LifecycleState)(0),           // 27: person.v1.LifecycleState
+	(*OnboardingStarted)(nil),     // 21: person.v1.OnboardingStarted
+	(*IdentityVerified)(nil),      // 22: person.v1.IdentityVerified
+	(*BasicInfoProvided)(nil),     // 23: person.v1.BasicInfoProvided
+	(*ComponentsAdded)(nil),       // 24: person.v1.ComponentsAdded
+	(*LocationAssigned)(nil),      // 25: person.v1.LocationAssigned
+	(*OnboardingCompleted)(nil),   // 26: person.v1.OnboardingCompleted
+	(*OnboardingFailed)(nil),      // 27: person.v1.OnboardingFailed
+	(*PersonName)(nil),            // 28: person.v1.PersonName
+	(*Date)(nil),                  // 29: person.v1.Date
+	(*Contact)(nil),               // 30: person.v1.Contact
+	(MergeReason)(0),              // 31: person.v1.MergeReason
+	(*Attribute)(nil),             // 32: person.v1.Attribute
+	(*DataQualityFlag)(nil),       // 33: person.v1.DataQualityFlag
+	(LifecycleState)(0),           // 34: person.v1.LifecycleState
 }
 var file_person_v1_events_proto_depIdxs = []int32{
 	20, // 0: person.v1.EventEnvelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -1693,36 +1821,43 @@ var file_person_v1_events_proto_depIdxs = []int32{
 	16, // 16: person.v1.Event.contact_verified:type_name -> person.v1.ContactVerified
 	17, // 17: person.v1.Event.contact_normalized:type_name -> person.v1.ContactNormalized
 	18, // 18: person.v1.Event.data_quality_flagged:type_name -> person.v1.DataQualityFlagged
-	21, // 19: person.v1.PersonCreated.name:type_name -> person.v1.PersonName
-	22, // 20: person.v1.PersonCreated.birth_date:type_name -> person.v1.Date
-	23, // 21: person.v1.PersonCreated.contacts:type_name -> person.v1.Contact
-	21, // 22: person.v1.NameUpdated.old_name:type_name -> person.v1.PersonName
-	21, // 23: person.v1.NameUpdated.new_name:type_name -> person.v1.PersonName
-	22, // 24: person.v1.BirthDateSet.birth_date:type_name -> person.v1.Date
-	22, // 25: person.v1.DeathRecorded.date_of_death:type_name -> person.v1.Date
-	24, // 26: person.v1.PersonMergedInto.reason:type_name -> person.v1.MergeReason
-	24, // 27: person.v1.PersonMergeReceived.reason:type_name -> person.v1.MergeReason
-	25, // 28: person.v1.AttributeRecorded.attribute:type_name -> person.v1.Attribute
-	25, // 29: person.v1.AttributeUpdated.old_attribute:type_name -> person.v1.Attribute
-	25, // 30: person.v1.AttributeUpdated.new_attribute:type_name -> person.v1.Attribute
-	22, // 31: person.v1.AttributeInvalidated.valid_until:type_name -> person.v1.Date
-	23, // 32: person.v1.ContactAdded.contact:type_name -> person.v1.Contact
-	26, // 33: person.v1.DataQualityFlagged.flag:type_name -> person.v1.DataQualityFlag
-	27, // 34: person.v1.PersonSnapshot.lifecycle:type_name -> person.v1.LifecycleState
-	21, // 35: person.v1.PersonSnapshot.name:type_name -> person.v1.PersonName
-	22, // 36: person.v1.PersonSnapshot.birth_date:type_name -> person.v1.Date
-	22, // 37: person.v1.PersonSnapshot.death_date:type_name -> person.v1.Date
-	23, // 38: person.v1.PersonSnapshot.contacts:type_name -> person.v1.Contact
-	25, // 39: person.v1.PersonSnapshot.attributes:type_name -> person.v1.Attribute
-	24, // 40: person.v1.PersonSnapshot.merge_reason:type_name -> person.v1.MergeReason
-	26, // 41: person.v1.PersonSnapshot.quality_flags:type_name -> person.v1.DataQualityFlag
-	20, // 42: person.v1.PersonSnapshot.created_at:type_name -> google.protobuf.Timestamp
-	20, // 43: person.v1.PersonSnapshot.updated_at:type_name -> google.protobuf.Timestamp
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	21, // 19: person.v1.Event.onboarding_started:type_name -> person.v1.OnboardingStarted
+	22, // 20: person.v1.Event.identity_verified:type_name -> person.v1.IdentityVerified
+	23, // 21: person.v1.Event.basic_info_provided:type_name -> person.v1.BasicInfoProvided
+	24, // 22: person.v1.Event.components_added:type_name -> person.v1.ComponentsAdded
+	25, // 23: person.v1.Event.location_assigned:type_name -> person.v1.LocationAssigned
+	26, // 24: person.v1.Event.onboarding_completed:type_name -> person.v1.OnboardingCompleted
+	27, // 25: person.v1.Event.onboarding_failed:type_name -> person.v1.OnboardingFailed
+	28, // 26: person.v1.PersonCreated.name:type_name -> person.v1.PersonName
+	29, // 27: person.v1.PersonCreated.birth_date:type_name -> person.v1.Date
+	30, // 28: person.v1.PersonCreated.contacts:type_name -> person.v1.Contact
+	28, // 29: person.v1.NameUpdated.old_name:type_name -> person.v1.PersonName
+	28, // 30: person.v1.NameUpdated.new_name:type_name -> person.v1.PersonName
+	29, // 31: person.v1.BirthDateSet.birth_date:type_name -> person.v1.Date
+	29, // 32: person.v1.DeathRecorded.date_of_death:type_name -> person.v1.Date
+	31, // 33: person.v1.PersonMergedInto.reason:type_name -> person.v1.MergeReason
+	31, // 34: person.v1.PersonMergeReceived.reason:type_name -> person.v1.MergeReason
+	32, // 35: person.v1.AttributeRecorded.attribute:type_name -> person.v1.Attribute
+	32, // 36: person.v1.AttributeUpdated.old_attribute:type_name -> person.v1.Attribute
+	32, // 37: person.v1.AttributeUpdated.new_attribute:type_name -> person.v1.Attribute
+	29, // 38: person.v1.AttributeInvalidated.valid_until:type_name -> person.v1.Date
+	30, // 39: person.v1.ContactAdded.contact:type_name -> person.v1.Contact
+	33, // 40: person.v1.DataQualityFlagged.flag:type_name -> person.v1.DataQualityFlag
+	34, // 41: person.v1.PersonSnapshot.lifecycle:type_name -> person.v1.LifecycleState
+	28, // 42: person.v1.PersonSnapshot.name:type_name -> person.v1.PersonName
+	29, // 43: person.v1.PersonSnapshot.birth_date:type_name -> person.v1.Date
+	29, // 44: person.v1.PersonSnapshot.death_date:type_name -> person.v1.Date
+	30, // 45: person.v1.PersonSnapshot.contacts:type_name -> person.v1.Contact
+	32, // 46: person.v1.PersonSnapshot.attributes:type_name -> person.v1.Attribute
+	31, // 47: person.v1.PersonSnapshot.merge_reason:type_name -> person.v1.MergeReason
+	33, // 48: person.v1.PersonSnapshot.quality_flags:type_name -> person.v1.DataQualityFlag
+	20, // 49: person.v1.PersonSnapshot.created_at:type_name -> google.protobuf.Timestamp
+	20, // 50: person.v1.PersonSnapshot.updated_at:type_name -> google.protobuf.Timestamp
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_person_v1_events_proto_init() }
@@ -1730,6 +1865,7 @@ func file_person_v1_events_proto_init() {
 	if File_person_v1_events_proto != nil {
 		return
 	}
+	file_person_v1_onboarding_proto_init()
 	file_person_v1_types_proto_init()
 	file_person_v1_events_proto_msgTypes[1].OneofWrappers = []any{
 		(*Event_PersonCreated)(nil),
@@ -1749,6 +1885,13 @@ func file_person_v1_events_proto_init() {
 		(*Event_ContactVerified)(nil),
 		(*Event_ContactNormalized)(nil),
 		(*Event_DataQualityFlagged)(nil),
+		(*Event_OnboardingStarted)(nil),
+		(*Event_IdentityVerified)(nil),
+		(*Event_BasicInfoProvided)(nil),
+		(*Event_ComponentsAdded)(nil),
+		(*Event_LocationAssigned)(nil),
+		(*Event_OnboardingCompleted)(nil),
+		(*Event_OnboardingFailed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

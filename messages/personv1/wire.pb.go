@@ -448,11 +448,139 @@ func (*PersonReply_Person) isPersonReply_Reply() {}
 
 func (*PersonReply_Error) isPersonReply_Reply() {}
 
+// GetOnboarding asks an onboarding grain for the state of its workflow.
+type GetOnboarding struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PersonId      string                 `protobuf:"bytes,1,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOnboarding) Reset() {
+	*x = GetOnboarding{}
+	mi := &file_person_v1_wire_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOnboarding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOnboarding) ProtoMessage() {}
+
+func (x *GetOnboarding) ProtoReflect() protoreflect.Message {
+	mi := &file_person_v1_wire_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOnboarding.ProtoReflect.Descriptor instead.
+func (*GetOnboarding) Descriptor() ([]byte, []int) {
+	return file_person_v1_wire_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetOnboarding) GetPersonId() string {
+	if x != nil {
+		return x.PersonId
+	}
+	return ""
+}
+
+// OnboardingReply answers GetOnboarding.
+type OnboardingReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Reply:
+	//
+	//	*OnboardingReply_Onboarding
+	//	*OnboardingReply_Error
+	Reply         isOnboardingReply_Reply `protobuf_oneof:"reply"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OnboardingReply) Reset() {
+	*x = OnboardingReply{}
+	mi := &file_person_v1_wire_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OnboardingReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OnboardingReply) ProtoMessage() {}
+
+func (x *OnboardingReply) ProtoReflect() protoreflect.Message {
+	mi := &file_person_v1_wire_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OnboardingReply.ProtoReflect.Descriptor instead.
+func (*OnboardingReply) Descriptor() ([]byte, []int) {
+	return file_person_v1_wire_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *OnboardingReply) GetReply() isOnboardingReply_Reply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *OnboardingReply) GetOnboarding() *OnboardingSnapshot {
+	if x != nil {
+		if x, ok := x.Reply.(*OnboardingReply_Onboarding); ok {
+			return x.Onboarding
+		}
+	}
+	return nil
+}
+
+func (x *OnboardingReply) GetError() *Error {
+	if x != nil {
+		if x, ok := x.Reply.(*OnboardingReply_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isOnboardingReply_Reply interface {
+	isOnboardingReply_Reply()
+}
+
+type OnboardingReply_Onboarding struct {
+	Onboarding *OnboardingSnapshot `protobuf:"bytes,1,opt,name=onboarding,proto3,oneof"`
+}
+
+type OnboardingReply_Error struct {
+	Error *Error `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*OnboardingReply_Onboarding) isOnboardingReply_Reply() {}
+
+func (*OnboardingReply_Error) isOnboardingReply_Reply() {}
+
 var File_person_v1_wire_proto protoreflect.FileDescriptor
 
 const file_person_v1_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x14person/v1/wire.proto\x12\tperson.v1\x1a\x16person/v1/events.proto\"|\n" +
+	"\x14person/v1/wire.proto\x12\tperson.v1\x1a\x16person/v1/events.proto\x1a\x1aperson/v1/onboarding.proto\"|\n" +
 	"\x05Error\x12(\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x14.person.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
@@ -471,6 +599,14 @@ const file_person_v1_wire_proto_rawDesc = "" +
 	"\tperson_id\x18\x01 \x01(\tR\bpersonId\"u\n" +
 	"\vPersonReply\x123\n" +
 	"\x06person\x18\x01 \x01(\v2\x19.person.v1.PersonSnapshotH\x00R\x06person\x12(\n" +
+	"\x05error\x18\x02 \x01(\v2\x10.person.v1.ErrorH\x00R\x05errorB\a\n" +
+	"\x05reply\",\n" +
+	"\rGetOnboarding\x12\x1b\n" +
+	"\tperson_id\x18\x01 \x01(\tR\bpersonId\"\x85\x01\n" +
+	"\x0fOnboardingReply\x12?\n" +
+	"\n" +
+	"onboarding\x18\x01 \x01(\v2\x1d.person.v1.OnboardingSnapshotH\x00R\n" +
+	"onboarding\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x10.person.v1.ErrorH\x00R\x05errorB\a\n" +
 	"\x05reply*\xd6\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
@@ -500,29 +636,34 @@ func file_person_v1_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_person_v1_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_person_v1_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_person_v1_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_person_v1_wire_proto_goTypes = []any{
-	(ErrorCode)(0),         // 0: person.v1.ErrorCode
-	(*Error)(nil),          // 1: person.v1.Error
-	(*CommandResult)(nil),  // 2: person.v1.CommandResult
-	(*CommandReply)(nil),   // 3: person.v1.CommandReply
-	(*GetPerson)(nil),      // 4: person.v1.GetPerson
-	(*PersonReply)(nil),    // 5: person.v1.PersonReply
-	(*EventEnvelope)(nil),  // 6: person.v1.EventEnvelope
-	(*PersonSnapshot)(nil), // 7: person.v1.PersonSnapshot
+	(ErrorCode)(0),             // 0: person.v1.ErrorCode
+	(*Error)(nil),              // 1: person.v1.Error
+	(*CommandResult)(nil),      // 2: person.v1.CommandResult
+	(*CommandReply)(nil),       // 3: person.v1.CommandReply
+	(*GetPerson)(nil),          // 4: person.v1.GetPerson
+	(*PersonReply)(nil),        // 5: person.v1.PersonReply
+	(*GetOnboarding)(nil),      // 6: person.v1.GetOnboarding
+	(*OnboardingReply)(nil),    // 7: person.v1.OnboardingReply
+	(*EventEnvelope)(nil),      // 8: person.v1.EventEnvelope
+	(*PersonSnapshot)(nil),     // 9: person.v1.PersonSnapshot
+	(*OnboardingSnapshot)(nil), // 10: person.v1.OnboardingSnapshot
 }
 var file_person_v1_wire_proto_depIdxs = []int32{
-	0, // 0: person.v1.Error.code:type_name -> person.v1.ErrorCode
-	6, // 1: person.v1.CommandResult.events:type_name -> person.v1.EventEnvelope
-	2, // 2: person.v1.CommandReply.result:type_name -> person.v1.CommandResult
-	1, // 3: person.v1.CommandReply.error:type_name -> person.v1.Error
-	7, // 4: person.v1.PersonReply.person:type_name -> person.v1.PersonSnapshot
-	1, // 5: person.v1.PersonReply.error:type_name -> person.v1.Error
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: person.v1.Error.code:type_name -> person.v1.ErrorCode
+	8,  // 1: person.v1.CommandResult.events:type_name -> person.v1.EventEnvelope
+	2,  // 2: person.v1.CommandReply.result:type_name -> person.v1.CommandResult
+	1,  // 3: person.v1.CommandReply.error:type_name -> person.v1.Error
+	9,  // 4: person.v1.PersonReply.person:type_name -> person.v1.PersonSnapshot
+	1,  // 5: person.v1.PersonReply.error:type_name -> person.v1.Error
+	10, // 6: person.v1.OnboardingReply.onboarding:type_name -> person.v1.OnboardingSnapshot
+	1,  // 7: person.v1.OnboardingReply.error:type_name -> person.v1.Error
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_person_v1_wire_proto_init() }
@@ -531,6 +672,7 @@ func file_person_v1_wire_proto_init() {
 		return
 	}
 	file_person_v1_events_proto_init()
+	file_person_v1_onboarding_proto_init()
 	file_person_v1_wire_proto_msgTypes[2].OneofWrappers = []any{
 		(*CommandReply_Result)(nil),
 		(*CommandReply_Error)(nil),
@@ -539,13 +681,17 @@ func file_person_v1_wire_proto_init() {
 		(*PersonReply_Person)(nil),
 		(*PersonReply_Error)(nil),
 	}
+	file_person_v1_wire_proto_msgTypes[6].OneofWrappers = []any{
+		(*OnboardingReply_Onboarding)(nil),
+		(*OnboardingReply_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_person_v1_wire_proto_rawDesc), len(file_person_v1_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
