@@ -157,6 +157,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitOK
 	}
+	if code, ok := runTool(ctx, args, stdout, stderr); ok {
+		return code
+	}
 	s, rest, ok := lookup(args)
 	if !ok {
 		fmt.Fprintf(stderr, "personctl: unknown command %q (personctl --help lists them)\n", strings.Join(args[:min(2, len(args))], " "))
@@ -272,6 +275,9 @@ Commands:
 `)
 	for _, s := range specs() {
 		fmt.Fprintf(w, "  %-22s %s\n", s.name, s.about)
+	}
+	for name, t := range sortedTools() {
+		fmt.Fprintf(w, "  %-22s %s\n", name, t.about)
 	}
 	fmt.Fprint(w, `
 Every command takes these flags (before or after its arguments):
