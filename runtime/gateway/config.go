@@ -39,6 +39,13 @@ type Persons interface {
 	Get(ctx context.Context, personID string) (*personv1.PersonSnapshot, error)
 }
 
+// Executor executes commands of one grain kind; *client.Client implements it.
+type Executor interface {
+	// Execute runs cmd on its grain and returns the result; errors are
+	// *personv1.Error values.
+	Execute(ctx context.Context, cmd *personv1.Command) (*personv1.CommandResult, error)
+}
+
 // History reads stored events; a persistence.EventStore implements it.
 type History interface {
 	// Load calls fn for each event of personID with version >=
@@ -57,6 +64,10 @@ type Config struct {
 	// History serves person.history requests; nil answers them
 	// UNIMPLEMENTED.
 	History History
+	// Onboarding executes the onboarding workflow's commands (those
+	// actors/onboarding.KindOf recognises) sent on person.commands.<id>;
+	// nil sends them to Persons, which rejects them UNIMPLEMENTED.
+	Onboarding Executor
 
 	// Prefix is the first subject token. Default DefaultPrefix.
 	Prefix string

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cim/personrt/actors/onboarding"
 	"github.com/cim/personrt/messages/personv1"
 	"github.com/cim/personrt/persistence"
 )
@@ -32,7 +33,11 @@ func (g *Gateway) command(ctx context.Context, id string, body []byte, enc encod
 	if e := matchPerson(&cmd.PersonId, id); e != nil {
 		return fail(e)
 	}
-	res, err := g.cfg.Persons.Execute(ctx, cmd)
+	var exec Executor = g.cfg.Persons
+	if _, ok := onboarding.KindOf(cmd); ok && g.cfg.Onboarding != nil {
+		exec = g.cfg.Onboarding
+	}
+	res, err := exec.Execute(ctx, cmd)
 	if err != nil {
 		return commands.errorReply(personv1.AsError(err, id))
 	}
