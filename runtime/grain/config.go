@@ -42,12 +42,14 @@ type Config struct {
 	// snapshots.
 	Snapshots persistence.SnapshotStore
 
-	// IdleTimeout passivates a grain that received no message for this long.
+	// IdleTimeout passivates a grain that received no message for this long
+	// (at most a quarter longer: the host checks every quarter of it).
 	// Default DefaultIdleTimeout; negative never passivates.
 	IdleTimeout time.Duration
-	// SnapshotEvery writes a snapshot when this many events were applied
-	// since the last one. Default DefaultSnapshotEvery; negative disables
-	// snapshot writes (stored snapshots are still read).
+	// SnapshotEvery writes a snapshot after a command whose events reach a
+	// version that is a multiple of it (or the first command after an
+	// activation that replayed such a version). Default DefaultSnapshotEvery;
+	// negative disables snapshot writes (stored snapshots are still read).
 	SnapshotEvery int
 	// SnapshotQueue bounds the snapshots waiting for the writer; a snapshot
 	// that finds the queue full is dropped and retried after the grain's next
@@ -75,8 +77,10 @@ type Config struct {
 	// another activation appended first; then the caller gets CONFLICT.
 	// Default DefaultMaxConflictRetries; negative means no retry.
 	MaxConflictRetries int
-	// StoreTimeout bounds every store call made on a grain's behalf.
-	// Default DefaultStoreTimeout.
+	// StoreTimeout bounds every store call made on a grain's behalf: the
+	// call's context ends between StoreTimeout and StoreTimeout plus an
+	// eighth after the call starts (calls share contexts; see the package
+	// doc). Default DefaultStoreTimeout.
 	StoreTimeout time.Duration
 
 	// Now is the clock read at the edge and passed to Decide. Default time.Now.

@@ -22,12 +22,17 @@
 //   - A panic in the kind's code answers the caller at once with INTERNAL,
 //     drops the state and re-hydrates from the store (protoactor-go would
 //     leave the caller waiting for its timeout and restart the actor).
-//   - After Config.IdleTimeout without messages the grain poisons itself; its
-//     state goes to the host's bounded state cache, so a re-activation on
-//     this node reads only the events after the cached version.
-//   - Every Config.SnapshotEvery events the grain encodes its state, wraps it
-//     with its idempotency window (below) and hands it to the host's
-//     snapshot writer, which saves it off the command path.
+//   - After Config.IdleTimeout without messages (up to a quarter more) the
+//     grain poisons itself; its state goes to the host's bounded state
+//     cache, so a re-activation on this node reads only the events after
+//     the cached version. See "Memory of an active grain" for how.
+//   - After a command whose events reach a version that is a multiple of
+//     Config.SnapshotEvery (also one replayed at activation), the grain
+//     encodes its state, wraps it with its idempotency window (below) and
+//     hands it to the host's snapshot writer, which saves it off the command
+//     path. So snapshots sit at the same versions whatever the activation
+//     history, and at most SnapshotEvery-1 events (plus the rest of one
+//     command's batch) follow the last one.
 //
 // # Idempotency window
 //
@@ -38,8 +43,9 @@
 // command whose id is in the window is not decided again: the grain reads
 // its events first..last back from the store and answers
 // CommandResult{duplicate: true, version: last, events}, the first result,
-// and writes nothing. Only the versions are kept, so the window costs about
-// 120 bytes of memory per command whatever the events weigh.
+// and writes nothing. Only the versions are kept, so the window costs 32
+// bytes of memory per command plus its id, whatever the events weigh, and
+// nothing for a grain that wrote no command.
 //
 // The window moves with the grain, so a retry is recognised wherever and
 // whenever the grain re-activates:
@@ -104,13 +110,47 @@
 // snapshot, or kind bytes that do not decode: the snapshot is logged and
 // ignored, and the grain rebuilds state and window from the events.
 //
+// # Memory of an active grain
+//
+// A node holds every active grain, so a grain holds only what differs per
+// grain and everything else lives in the [Host]: the kind, the config, the
+// type name tables, the store call context, the snapshot writer and the
+// passivator. An idle grain is protoactor-go's actor (context, mailbox,
+// registrations: its floor) plus the shell's struct (64 bytes beside the
+// kind's state S), the state's own allocations, its idempotency window (an
+// entry per command, grown on demand), and one entry in the passivator's
+// registry.
+//
+// Passivation does not use protoactor-go's receive timeout, which gives
+// every grain a runtime timer, stopped and reset on every message. Instead each message stores the passivator's clock in the grain
+// (an atomic), and one goroutine per host ticks that clock every quarter of
+// IdleTimeout and sends a check to the grains that look idle; a grain
+// receiving the check poisons itself if no message came meanwhile.
+//
+// Store calls do not each get a timer either: the calls that start within
+// an eighth of Config.StoreTimeout share one context whose deadline lies
+// between StoreTimeout and StoreTimeout plus that eighth after each of them.
+//
+// # Mailbox goroutines
+//
+// protoactor-go runs each pass over a mailbox on a new goroutine, which
+// grows its stack, by copying it, down the command path (Decide, the
+// store's append, the reply) on nearly every command. The host's grains
+// use a dispatcher that hands passes to worker goroutines instead, which
+// keep their grown stacks and exit after a second without work. It never
+// queues a pass: with no idle worker it starts one, so grains waiting for
+// the store never wait for each other.
+//
 // # Concurrency
 //
 // A grain blocks only its own mailbox goroutine while it waits for the store,
 // so appends of many grains are in flight together over the store's shared
 // connection, one per grain. A grain's fields are touched only by its mailbox
-// goroutine. The Host's state cache is a thread-safe golang-lru; its mutex
-// guards only its lifetime fields and is never held while calling out.
+// goroutine, except its passivation mark (an atomic the passivator reads).
+// The Host's state cache is a thread-safe golang-lru; the Host's mutex guards
+// its lifetime fields and the replacement of the store call context, the
+// passivator's mutex its registry, the dispatcher's its worker count; none
+// is held while calling out, and none is taken while holding another.
 //
 // # Lifecycle events
 //

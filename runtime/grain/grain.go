@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -18,29 +19,55 @@ import (
 
 // grain is one activation of a Kind: the protoactor actor that hydrates,
 // serves one message at a time and passivates. Its fields are touched only
-// by its own mailbox goroutine.
+// by its own mailbox goroutine, except active (atomic, read by the host's
+// passivator).
+//
+// Every active grain costs its struct, so it holds only what differs per
+// grain; the layout keeps the shell's fields at 64 bytes beside the state.
 type grain[S any] struct {
-	h    *Host[S]
-	id   string
-	life context.Context // the host's lifetime; nil before the host started
+	h     *Host[S]
+	ident *cluster.ClusterIdentity // set by ClusterInit; Identity is the person id
 
+	version uint64 // of the last applied event; state folds every event up to it
+	// window holds the recent commands that wrote events, for idempotency.
+	window     window
+	activating *activation // reported once the first catch-up succeeds
+	flags      grainFlags
+	// active is the passivator's clock at the grain's last message.
+	active atomic.Uint32
+
+	state S
+}
+
+// grainFlags are a grain's booleans.
+type grainFlags uint8
+
+const (
 	// loaded: state folds every stored event up to version (a consistent
-	// prefix). False before hydration and after the kind panicked.
-	loaded bool
+	// prefix). Unset before hydration and after the kind panicked.
+	loaded grainFlags = 1 << iota
 	// stale: events after version may be stored (activation, lost append,
 	// unknown append outcome): catch up before deciding.
-	stale       bool
-	state       S
-	version     uint64
-	snapVersion uint64 // version of the last snapshot written or read
+	stale
+	// restarting: the next hydration follows a panic.
+	restarting
+	// snapshotDue: an applied event's version is a multiple of
+	// SnapshotEvery and no snapshot was taken since.
+	snapshotDue
+)
 
-	activating *activation // reported once the first catch-up succeeds
-	restarting bool        // the next hydration follows a panic
+func (g *grain[S]) is(f grainFlags) bool { return g.flags&f != 0 }
 
-	// window holds the recent commands that wrote events, for idempotency.
-	// Nil until the first one.
-	window *window
+func (g *grain[S]) set(f grainFlags, on bool) {
+	if on {
+		g.flags |= f
+	} else {
+		g.flags &^= f
+	}
 }
+
+// id returns the person id ("" before ClusterInit).
+func (g *grain[S]) id() string { return g.ident.GetIdentity() }
 
 // activation is a hydration in progress.
 type activation struct {
@@ -63,18 +90,29 @@ var errStopLoad = errors.New("grain: stop load")
 
 // Receive implements actor.Actor.
 func (g *grain[S]) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+	msg := ctx.Message()
+	if _, ok := msg.(passivationCheck); ok {
+		if p := g.h.passivator; p != nil && p.idle(g.active.Load()) {
+			ctx.Poison(ctx.Self())
+			g.active.Store(p.now()) // no further check while it stops
+		}
+		return
+	}
+	if p := g.h.passivator; p != nil {
+		g.active.Store(p.now())
+	}
+	switch m := msg.(type) {
 	case *cluster.ClusterInit:
-		g.id = m.Identity.GetIdentity()
-		g.life = g.h.lifetime()
-		if g.h.cfg.IdleTimeout > 0 {
-			ctx.SetReceiveTimeout(g.h.cfg.IdleTimeout)
+		g.ident = m.Identity
+		if p := g.h.passivator; p != nil {
+			p.add(ctx.ActorSystem(), ctx.Self(), &g.active)
 		}
 		// A failure is reported by ready and retried on the next message.
 		_ = g.ready()
-	case *actor.ReceiveTimeout:
-		ctx.Poison(ctx.Self())
 	case *actor.Stopped:
+		if p := g.h.passivator; p != nil {
+			p.remove(ctx.ActorSystem(), ctx.Self(), &g.active)
+		}
 		g.park()
 	case *actor.Started, *actor.Stopping, *actor.Restarting, *actor.Terminated:
 	case *personv1.Command:
@@ -85,28 +123,23 @@ func (g *grain[S]) Receive(ctx actor.Context) {
 }
 
 // storeCtx bounds one store call by StoreTimeout and the host's lifetime.
-func (g *grain[S]) storeCtx() (context.Context, context.CancelFunc, error) {
-	if g.life == nil {
-		g.life = g.h.lifetime()
-		if g.life == nil {
-			return nil, nil, personv1.Reject(personv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "host.started", "%s host is not started", g.h.kind.Name)
-		}
-	}
-	ctx, cancel := context.WithTimeout(g.life, g.h.cfg.StoreTimeout)
-	return ctx, cancel, nil
+// It is shared with the store calls of other grains (see Host.storeCtx):
+// there is nothing to cancel.
+func (g *grain[S]) storeCtx() (context.Context, error) {
+	return g.h.storeCtx()
 }
 
 // ready makes the state current: it initialises it when needed (from the
 // host's cache, else a snapshot, else Initial) and applies the stored events
 // after it.
 func (g *grain[S]) ready() error {
-	if err := persistence.CheckPersonID(g.id); err != nil {
+	if err := persistence.CheckPersonID(g.id()); err != nil {
 		return personv1.Reject(personv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "person_id.format", "%v", err)
 	}
-	if !g.loaded {
+	if !g.is(loaded) {
 		g.initialise()
 	}
-	if !g.stale {
+	if !g.is(stale) {
 		return nil
 	}
 	n, err := g.catchUp()
@@ -117,27 +150,30 @@ func (g *grain[S]) ready() error {
 		g.hydrationFailed(err)
 		return err
 	}
-	g.stale = false
+	g.set(stale, false)
 	if a := g.activating; a != nil {
 		g.activating = nil
 		a.ev.Version, a.ev.Commands, a.ev.Took = g.version, g.window.len(), time.Since(a.start)
-		g.h.observe(a.ev)
+		observe(g.h, a.ev)
 	}
 	return nil
 }
 
 // initialise sets the starting point of a hydration.
 func (g *grain[S]) initialise() {
-	a := &activation{ev: Activated{Kind: g.h.kind.Name, ID: g.id, Restart: g.restarting}, start: time.Now()}
-	g.restarting = false
+	a := &activation{ev: Activated{Kind: g.h.kind.Name, ID: g.id(), Restart: g.is(restarting)}, start: time.Now()}
+	g.set(restarting, false)
 	if p, ok := g.takeParked(); ok {
-		g.state, g.version, g.snapVersion, g.window = p.state, p.version, p.snapVersion, p.window
+		g.state, g.version, g.window = p.state, p.version, p.window
+		g.set(snapshotDue, p.snapshotDue)
 		a.ev.Cached = true
 	} else {
-		g.state, g.version, g.snapVersion, g.window = g.initial(), 0, 0, nil
+		g.state, g.version, g.window = g.initial(), 0, window{}
+		g.set(snapshotDue, false)
 		a.ev.SnapshotVersion = g.loadSnapshot()
 	}
-	g.loaded, g.stale, g.activating = true, true, a
+	g.set(loaded|stale, true)
+	g.activating = a
 }
 
 func (g *grain[S]) initial() S {
@@ -145,7 +181,7 @@ func (g *grain[S]) initial() S {
 		var zero S
 		return zero
 	}
-	return g.h.kind.Initial(g.id)
+	return g.h.kind.Initial(g.id())
 }
 
 // takeParked removes and returns this grain's state from the host's cache.
@@ -154,9 +190,9 @@ func (g *grain[S]) takeParked() (*parked[S], bool) {
 	if g.h.cache == nil {
 		return nil, false
 	}
-	p, ok := g.h.cache.Peek(g.id)
+	p, ok := g.h.cache.Peek(g.id())
 	if ok {
-		g.h.cache.Remove(g.id)
+		g.h.cache.Remove(g.id())
 	}
 	return p, ok
 }
@@ -169,32 +205,32 @@ func (g *grain[S]) loadSnapshot() uint64 {
 	if codec == nil || g.h.cfg.Snapshots == nil {
 		return 0
 	}
-	ctx, cancel, err := g.storeCtx()
+	ctx, err := g.storeCtx()
 	if err != nil {
 		return 0
 	}
-	defer cancel()
-	snap, err := g.h.cfg.Snapshots.LoadSnapshot(ctx, g.id)
+	id := g.id()
+	snap, err := g.h.cfg.Snapshots.LoadSnapshot(ctx, id)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
 		return 0
 	case err != nil:
-		g.h.cfg.Logger.Warn("snapshot not read, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id), slog.Any(logErr, err))
+		g.h.cfg.Logger.Warn("snapshot not read, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, id), slog.Any(logErr, err))
 		return 0
 	case snap.SchemaVersion != storedSchemaVersion(codec.SchemaVersion):
 		return 0
 	}
 	b, w, err := unwrapSnapshot(snap.State, snap.Version, g.h.cfg.IdempotencyWindow)
 	if err != nil {
-		g.h.cfg.Logger.Warn("snapshot not decoded, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id), slog.Uint64(logVersion, snap.Version), slog.Any(logErr, err))
+		g.h.cfg.Logger.Warn("snapshot not decoded, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, id), slog.Uint64(logVersion, snap.Version), slog.Any(logErr, err))
 		return 0
 	}
 	s, err := g.decodeSnapshot(b)
 	if err != nil {
-		g.h.cfg.Logger.Warn("snapshot not decoded, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id), slog.Uint64(logVersion, snap.Version), slog.Any(logErr, err))
+		g.h.cfg.Logger.Warn("snapshot not decoded, replaying events", slog.String(logKind, g.h.kind.Name), slog.String(logID, id), slog.Uint64(logVersion, snap.Version), slog.Any(logErr, err))
 		return 0
 	}
-	g.state, g.version, g.snapVersion, g.window = s, snap.Version, snap.Version, w
+	g.state, g.version, g.window = s, snap.Version, w
 	return snap.Version
 }
 
@@ -212,25 +248,24 @@ func (g *grain[S]) encodeSnapshot() (b []byte, err error) {
 // On a store error the state stays a consistent prefix; on a panic the
 // caller discards it.
 func (g *grain[S]) catchUp() (int, error) {
-	ctx, cancel, err := g.storeCtx()
+	ctx, err := g.storeCtx()
 	if err != nil {
 		return 0, err
 	}
-	defer cancel()
-	n := 0
-	err = g.h.cfg.Events.Load(ctx, g.id, g.version+1, func(e *personv1.EventEnvelope) error {
+	id, n := g.id(), 0
+	err = g.h.cfg.Events.Load(ctx, id, g.version+1, func(e *personv1.EventEnvelope) error {
 		if e.GetVersion() != g.version+1 {
-			return fmt.Errorf("%w: rule event.version: %s@%d follows version %d", persistence.ErrInvalidEvent, g.id, e.GetVersion(), g.version)
+			return fmt.Errorf("%w: rule event.version: %s@%d follows version %d", persistence.ErrInvalidEvent, id, e.GetVersion(), g.version)
 		}
 		if err := g.apply(e); err != nil {
 			return err
 		}
-		g.remember(e.GetCausationId(), e.GetVersion())
+		g.window.record(e.GetCausationId(), e.GetVersion(), g.h.cfg.IdempotencyWindow)
 		n++
 		return nil
 	})
 	if err != nil {
-		return n, fmt.Errorf("load %s %s from %d: %w", g.h.kind.Name, g.id, g.version+1, err)
+		return n, fmt.Errorf("load %s %s from %d: %w", g.h.kind.Name, id, g.version+1, err)
 	}
 	return n, nil
 }
@@ -240,6 +275,9 @@ func (g *grain[S]) apply(e *personv1.EventEnvelope) (err error) {
 	defer g.recoverInto("apply", &err)
 	g.state = g.h.kind.Apply(g.state, e)
 	g.version = e.GetVersion()
+	if every := g.h.cfg.SnapshotEvery; every > 0 && g.version%uint64(every) == 0 {
+		g.set(snapshotDue, true)
+	}
 	return nil
 }
 
@@ -251,18 +289,6 @@ func (g *grain[S]) recoverInto(phase string, err *error) {
 	}
 }
 
-// remember records in the idempotency window that command id wrote the
-// event at version.
-func (g *grain[S]) remember(id string, version uint64) {
-	if id == "" {
-		return
-	}
-	if g.window == nil {
-		g.window = newWindow(g.h.cfg.IdempotencyWindow, 0)
-	}
-	g.window.record(id, version)
-}
-
 // hydrationFailed reports a failed hydration or catch-up.
 func (g *grain[S]) hydrationFailed(err error) {
 	var p *panicError
@@ -270,19 +296,21 @@ func (g *grain[S]) hydrationFailed(err error) {
 		g.panicked(p)
 	}
 	if ok, dropped := g.h.warns.allow(time.Now()); ok {
-		g.h.cfg.Logger.Warn("grain not hydrated", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id), slog.Any(logErr, err), slog.Int("suppressed", dropped))
+		g.h.cfg.Logger.Warn("grain not hydrated", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id()), slog.Any(logErr, err), slog.Int("suppressed", dropped))
 	}
-	g.h.observe(HydrationFailed{Kind: g.h.kind.Name, ID: g.id, Err: err})
+	observe(g.h, HydrationFailed{Kind: g.h.kind.Name, ID: g.id(), Err: err})
 }
 
 // panicked logs and reports a panic of the kind's code and drops the state:
 // whatever the kind did to it is suspect. The next ready re-hydrates.
 func (g *grain[S]) panicked(p *panicError) {
 	p.reported = true
-	g.loaded, g.restarting, g.activating = false, true, nil
+	g.set(loaded, false)
+	g.set(restarting, true)
+	g.activating = nil
 	g.state = *new(S)
-	g.h.cfg.Logger.Error("grain panicked", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id), slog.String("phase", p.phase), slog.Any("panic", p.value), slog.String("stack", string(p.stack)))
-	g.h.observe(Panicked{Kind: g.h.kind.Name, ID: g.id, Phase: p.phase, Value: p.value, Stack: p.stack})
+	g.h.cfg.Logger.Error("grain panicked", slog.String(logKind, g.h.kind.Name), slog.String(logID, g.id()), slog.String("phase", p.phase), slog.Any("panic", p.value), slog.String("stack", string(p.stack)))
+	observe(g.h, Panicked{Kind: g.h.kind.Name, ID: g.id(), Phase: p.phase, Value: p.value, Stack: p.stack})
 }
 
 // reportPanic reports err if it is a panic of the kind's code (dropping the
@@ -305,34 +333,35 @@ func (g *grain[S]) restart() {
 
 // park keeps the state in the host's cache when the grain stops.
 func (g *grain[S]) park() {
-	ev := Passivated{Kind: g.h.kind.Name, ID: g.id, Version: g.version}
-	if g.loaded && g.h.cache != nil && g.id != "" {
-		g.h.cache.Add(g.id, &parked[S]{state: g.state, version: g.version, snapVersion: g.snapVersion, window: g.window})
+	id := g.id()
+	ev := Passivated{Kind: g.h.kind.Name, ID: id, Version: g.version}
+	if g.is(loaded) && g.h.cache != nil && id != "" {
+		g.h.cache.Add(id, &parked[S]{state: g.state, version: g.version, window: g.window, snapshotDue: g.is(snapshotDue)})
 		ev.Cached = true
 	}
-	g.h.observe(ev)
+	observe(g.h, ev)
 }
 
 // query answers a read-only message.
 func (g *grain[S]) query(ctx actor.Context, q proto.Message) {
 	if err := g.ready(); err != nil {
-		ctx.Respond(wireError(err, g.id))
+		ctx.Respond(wireError(err, g.id()))
 		return
 	}
 	if g.h.kind.Query == nil {
-		ctx.Respond(unimplemented(q, g.id))
+		ctx.Respond(unimplemented(q, g.id()))
 		return
 	}
 	reply, ok, err := g.runQuery(q)
 	switch {
 	case err != nil:
 		panicked := g.reportPanic(err)
-		ctx.Respond(wireError(err, g.id))
+		ctx.Respond(wireError(err, g.id()))
 		if panicked {
 			g.restart()
 		}
 	case !ok:
-		ctx.Respond(unimplemented(q, g.id))
+		ctx.Respond(unimplemented(q, g.id()))
 	default:
 		ctx.Respond(reply)
 	}
@@ -340,7 +369,7 @@ func (g *grain[S]) query(ctx actor.Context, q proto.Message) {
 
 func (g *grain[S]) runQuery(q proto.Message) (reply proto.Message, ok bool, err error) {
 	defer g.recoverInto("query", &err)
-	reply, ok = g.h.kind.Query(View[S]{ID: g.id, Version: g.version, State: g.state}, q)
+	reply, ok = g.h.kind.Query(View[S]{ID: g.id(), Version: g.version, State: g.state}, q)
 	return reply, ok, nil
 }
 

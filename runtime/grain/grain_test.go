@@ -392,6 +392,54 @@ func TestSnapshots(t *testing.T) {
 	}
 }
 
+// Snapshots sit at multiples of SnapshotEvery whatever the activation
+// history: a grain that replays past a multiple at activation snapshots
+// after its next command, one that does not waits for the next multiple.
+func TestSnapshotAfterReplay(t *testing.T) {
+	tests := []struct {
+		name   string
+		stored int    // events written by another node before the activation
+		want   uint64 // version of the first snapshot
+	}{
+		{name: "replayed past a multiple", stored: 5, want: 6},
+		{name: "replayed up to a multiple", stored: 4, want: 5},
+		{name: "replayed below a multiple", stored: 2, want: 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			es := newStore(t)
+			ctx := t.Context()
+			id := newID()
+			for v := 1; v <= tc.stored; v++ {
+				body := &personv1.Event{Body: &personv1.Event_NameUpdated{NameUpdated: &personv1.NameUpdated{NewName: &personv1.PersonName{GivenNames: []string{fmt.Sprint("n", v)}}}}}
+				if v == 1 {
+					body = &personv1.Event{Body: &personv1.Event_PersonCreated{PersonCreated: &personv1.PersonCreated{PersonId: id, Name: &personv1.PersonName{GivenNames: []string{"n1"}}}}}
+				}
+				env := &personv1.EventEnvelope{EventId: newID(), PersonId: id, Version: uint64(v), Type: body.TypeName(), SchemaVersion: testKind().SchemaVersion(body.TypeName()), CausationId: newID(), Event: body}
+				if _, err := es.Append(ctx, id, uint64(v-1), []*personv1.EventEnvelope{env}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := startNode(t, es, es, grain.Config{SnapshotEvery: 4})
+			for v := tc.stored + 1; uint64(v) <= tc.want; v++ {
+				if _, err := n.client.Execute(ctx, rename(id, fmt.Sprint("m", v), "")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "a snapshot", func() bool {
+				_, ok := last[grain.SnapshotSaved](n.rec, id)
+				return ok
+			})
+			if got := n.rec.count(func(e grain.LifecycleEvent) bool { _, ok := e.(grain.SnapshotSaved); return ok }); got != 1 {
+				t.Errorf("%d snapshots saved, want 1", got)
+			}
+			if s, _ := last[grain.SnapshotSaved](n.rec, id); s.Version != tc.want {
+				t.Errorf("snapshot at version %d, want %d", s.Version, tc.want)
+			}
+		})
+	}
+}
+
 // A call whose ctx ends while the grain waits for the store returns
 // DEADLINE_EXCEEDED at the deadline, matching context.DeadlineExceeded.
 func TestDeadlineHonoured(t *testing.T) {
@@ -460,25 +508,6 @@ func TestSnapshotQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The writer holds one snapshot at the gate and the queue two more; the
-	// others were dropped. Which ones depends on when the writer took the
-	// first one.
-	dropped := map[uint64]bool{}
-	n.rec.count(func(e grain.LifecycleEvent) bool {
-		if f, ok := e.(grain.SnapshotFailed); ok && errors.Is(f.Err, grain.ErrSnapshotQueueFull) {
-			dropped[f.Version] = true
-		}
-		return false
-	})
-	if len(dropped) == 0 {
-		t.Fatal("no snapshot dropped with a full queue")
-	}
-	var want uint64 // the last snapshot that was queued
-	for v := uint64(1); v <= uint64(len(cmds)); v++ {
-		if !dropped[v] {
-			want = v
-		}
-	}
 	if _, err := es.LoadSnapshot(ctx, id); !errors.Is(err, persistence.ErrNotFound) {
 		t.Fatalf("snapshot written before the gate opened: %v", err)
 	}
@@ -489,12 +518,39 @@ func TestSnapshotQueue(t *testing.T) {
 	if err := n.node.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
+	// The writer held one snapshot at the gate and the queue two more; the
+	// others were dropped (which ones depends on when the writer took the
+	// first one). After Shutdown each was saved or reported dropped.
+	saved, dropped := map[uint64]bool{}, map[uint64]bool{}
+	n.rec.count(func(e grain.LifecycleEvent) bool {
+		switch e := e.(type) {
+		case grain.SnapshotSaved:
+			saved[e.Version] = true
+		case grain.SnapshotFailed:
+			if errors.Is(e.Err, grain.ErrSnapshotQueueFull) {
+				dropped[e.Version] = true
+			}
+		}
+		return false
+	})
+	if len(dropped) == 0 {
+		t.Error("no snapshot dropped with a full queue")
+	}
+	var want uint64 // the last snapshot saved
+	for v := uint64(1); v <= uint64(len(cmds)); v++ {
+		switch {
+		case saved[v] == dropped[v]:
+			t.Errorf("snapshot %d: saved %t, dropped %t; want one of them", v, saved[v], dropped[v])
+		case saved[v]:
+			want = v
+		}
+	}
 	snap, err := es.LoadSnapshot(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := snap.Version; got != want {
-		t.Errorf("snapshot version after shutdown = %d, want %d (the last queued); dropped %v", got, want, dropped)
+		t.Errorf("snapshot version after shutdown = %d, want %d (the last saved); dropped %v", got, want, dropped)
 	}
 }
 

@@ -3,6 +3,8 @@ package grain
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -35,11 +37,14 @@ func storedSchemaVersion(kind uint32) uint32 {
 func wrapSnapshot(state []byte, w *window) ([]byte, error) {
 	env := &runtimev1.GrainSnapshot{State: state}
 	if n := w.len(); n > 0 {
+		spans := make([]runtimev1.CommandSpan, n) // one allocation for all of them
 		env.Commands = make([]*runtimev1.CommandSpan, 0, n)
+		for e := range w.all() {
+			s, c := e.span(), &spans[len(env.Commands)]
+			c.CommandId, c.FirstVersion, c.LastVersion = e.id, s.first, s.last
+			env.Commands = append(env.Commands, c)
+		}
 	}
-	w.entries(func(e written) {
-		env.Commands = append(env.Commands, &runtimev1.CommandSpan{CommandId: e.id, FirstVersion: e.first, LastVersion: e.last})
-	})
 	b, err := proto.Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot envelope: %w", err)
@@ -51,25 +56,41 @@ func wrapSnapshot(state []byte, w *window) ([]byte, error) {
 // snapshot at version, and its idempotency window bounded to size. It
 // rejects an envelope that does not decode or whose window names versions
 // the snapshot does not cover: errBadSnapshot, naming the rule.
-func unwrapSnapshot(b []byte, version uint64, size int) ([]byte, *window, error) {
+func unwrapSnapshot(b []byte, version uint64, size int) ([]byte, window, error) {
 	var env runtimev1.GrainSnapshot
 	if err := proto.Unmarshal(b, &env); err != nil {
-		return nil, nil, fmt.Errorf("%w: rule snapshot.envelope: %w", errBadSnapshot, err)
+		return nil, window{}, fmt.Errorf("%w: rule snapshot.envelope: %w", errBadSnapshot, err)
 	}
-	w := newWindow(size, len(env.GetCommands()))
+	cmds := env.GetCommands()
 	var prev uint64
-	for i, c := range env.GetCommands() {
+	for i, c := range cmds {
 		first, last := c.GetFirstVersion(), c.GetLastVersion()
 		switch {
 		case c.GetCommandId() == "":
-			return nil, nil, fmt.Errorf("%w: rule snapshot.command_id: command %d has no id", errBadSnapshot, i)
-		case first == 0 || first > last || last > version:
-			return nil, nil, fmt.Errorf("%w: rule snapshot.command_versions: command %s wrote versions %d..%d, snapshot is at %d", errBadSnapshot, c.GetCommandId(), first, last, version)
+			return nil, window{}, fmt.Errorf("%w: rule snapshot.command_id: command %d has no id", errBadSnapshot, i)
+		case first == 0 || first > last || last > version || last-first >= math.MaxUint32:
+			return nil, window{}, fmt.Errorf("%w: rule snapshot.command_versions: command %s wrote versions %d..%d, snapshot is at %d", errBadSnapshot, c.GetCommandId(), first, last, version)
 		case first <= prev:
-			return nil, nil, fmt.Errorf("%w: rule snapshot.command_order: command %s at version %d follows version %d", errBadSnapshot, c.GetCommandId(), first, prev)
+			return nil, window{}, fmt.Errorf("%w: rule snapshot.command_order: command %s at version %d follows version %d", errBadSnapshot, c.GetCommandId(), first, prev)
 		}
 		prev = last
-		w.push(written{id: c.GetCommandId(), span: span{first: first, last: last}})
 	}
-	return env.GetState(), w, nil
+	if len(cmds) == 0 {
+		return env.GetState(), window{}, nil
+	}
+	// The newest size commands, each id once: a later span of an id
+	// replaces its earlier one, as window.record does.
+	newest := make(map[string]int, len(cmds))
+	for i, c := range cmds {
+		newest[c.GetCommandId()] = i
+	}
+	keep := make([]written, 0, min(len(newest), size))
+	for i := len(cmds) - 1; i >= 0 && len(keep) < size; i-- {
+		if c := cmds[i]; newest[c.GetCommandId()] == i {
+			first, last := c.GetFirstVersion(), c.GetLastVersion()
+			keep = append(keep, written{id: c.GetCommandId(), first: first, n: uint32(last - first + 1), hash: idHash(c.GetCommandId())})
+		}
+	}
+	slices.Reverse(keep)
+	return env.GetState(), window{ring: keep}, nil
 }

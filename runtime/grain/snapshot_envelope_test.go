@@ -13,11 +13,11 @@ import (
 )
 
 func TestSnapshotEnvelope(t *testing.T) {
-	w := newWindow(8, 0)
+	var w window
 	for _, r := range []rec{{"a", 1}, {"b", 2}, {"b", 3}, {"c", 4}} {
-		w.record(r.id, r.version)
+		w.record(r.id, r.version, 8)
 	}
-	b, err := wrapSnapshot([]byte("kind state"), w)
+	b, err := wrapSnapshot([]byte("kind state"), &w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +28,8 @@ func TestSnapshotEnvelope(t *testing.T) {
 	if string(state) != "kind state" {
 		t.Errorf("state = %q, want %q", state, "kind state")
 	}
-	if !slices.Equal(contents(got), contents(w)) {
-		t.Errorf("window = %v, want %v", contents(got), contents(w))
+	if !slices.Equal(contents(t, &got), contents(t, &w)) {
+		t.Errorf("window = %v, want %v", contents(t, &got), contents(t, &w))
 	}
 
 	t.Run("a smaller window keeps the newest commands", func(t *testing.T) {
@@ -37,9 +37,9 @@ func TestSnapshotEnvelope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []written{{"b", span{2, 3}}, {"c", span{4, 4}}}
-		if !slices.Equal(contents(got), want) {
-			t.Errorf("window = %v, want %v", contents(got), want)
+		want := []entry{{"b", span{2, 3}}, {"c", span{4, 4}}}
+		if !slices.Equal(contents(t, &got), want) {
+			t.Errorf("window = %v, want %v", contents(t, &got), want)
 		}
 	})
 
@@ -53,6 +53,17 @@ func TestSnapshotEnvelope(t *testing.T) {
 	cs := func(id string, first, last uint64) *runtimev1.CommandSpan {
 		return &runtimev1.CommandSpan{CommandId: id, FirstVersion: first, LastVersion: last}
 	}
+	t.Run("a command id stored twice keeps its newest span", func(t *testing.T) {
+		_, got, err := unwrapSnapshot(envelope(cs("a", 1, 1), cs("b", 2, 2), cs("a", 3, 4)), 4, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []entry{{"b", span{2, 2}}, {"a", span{3, 4}}}
+		if !slices.Equal(contents(t, &got), want) {
+			t.Errorf("window = %v, want %v", contents(t, &got), want)
+		}
+	})
+
 	bad := []struct {
 		name string
 		b    []byte
@@ -104,7 +115,7 @@ func TestGoldenSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []written{
+	want := []entry{
 		{"0198a0c2-7b1e-7c3a-9f00-000000000001", span{1, 1}},
 		{"0198a0c2-7b1e-7c3a-9f00-000000000002", span{2, 4}},
 		{"policy:welcome:0198a0c2-7b1e-7c3a-9f00-0000000000aa", span{5, 6}},
@@ -112,7 +123,7 @@ func TestGoldenSnapshot(t *testing.T) {
 	if string(state) != `{"created":true,"renames":3,"name":"Ada"}` {
 		t.Errorf("state = %q", state)
 	}
-	if got := contents(w); !slices.Equal(got, want) {
+	if got := contents(t, &w); !slices.Equal(got, want) {
 		t.Errorf("window = %v, want %v", got, want)
 	}
 }
@@ -136,7 +147,7 @@ func FuzzUnwrapSnapshot(f *testing.F) {
 			return
 		}
 		var prev uint64
-		got := contents(w)
+		got := contents(t, &w)
 		if len(got) > size {
 			t.Fatalf("%d commands in a window of %d", len(got), size)
 		}
@@ -146,13 +157,13 @@ func FuzzUnwrapSnapshot(f *testing.F) {
 			}
 			prev = e.last
 		}
-		again, err := wrapSnapshot(state, w)
+		again, err := wrapSnapshot(state, &w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		state2, w2, err := unwrapSnapshot(again, version, size)
-		if err != nil || string(state2) != string(state) || !slices.Equal(contents(w2), got) {
-			t.Fatalf("round trip = %q %v %v, want %q %v", state2, contents(w2), err, state, got)
+		if err != nil || string(state2) != string(state) || !slices.Equal(contents(t, &w2), got) {
+			t.Fatalf("round trip = %q %v %v, want %q %v", state2, contents(t, &w2), err, state, got)
 		}
 	})
 }
@@ -161,12 +172,12 @@ func FuzzUnwrapSnapshot(f *testing.F) {
 // snapshot (on the grain's goroutine, every SnapshotEvery events) and
 // unwrapping it at activation.
 func BenchmarkSnapshotEnvelope(b *testing.B) {
-	w := newWindow(DefaultIdempotencyWindow, 0)
+	var w window
 	for v := range uint64(DefaultIdempotencyWindow) {
-		w.record(fmt.Sprintf("0198a0c2-7b1e-7c3a-9f00-%012d", v), v+1)
+		w.record(fmt.Sprintf("0198a0c2-7b1e-7c3a-9f00-%012d", v), v+1, DefaultIdempotencyWindow)
 	}
 	state := make([]byte, 512)
-	env, err := wrapSnapshot(state, w)
+	env, err := wrapSnapshot(state, &w)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,7 +185,7 @@ func BenchmarkSnapshotEnvelope(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(env)))
 		for b.Loop() {
-			if _, err := wrapSnapshot(state, w); err != nil {
+			if _, err := wrapSnapshot(state, &w); err != nil {
 				b.Fatal(err)
 			}
 		}

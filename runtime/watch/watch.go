@@ -33,19 +33,32 @@ type Config struct {
 	InactiveThreshold time.Duration
 }
 
+// Loader reads a person's stored events: the read half of
+// persistence.EventStore, which is all a Watcher needs (the JetStream
+// store, or a client that reads through a gateway).
+type Loader interface {
+	// Load calls fn for each event of personID with version >=
+	// fromVersion, in version order, upcast to the current schema. It stops
+	// at the first error from fn and returns it. A person without events
+	// yields nothing. It must be safe for concurrent use when the Watcher
+	// is: Watch calls it on the calling goroutine.
+	Load(ctx context.Context, personID string, fromVersion uint64, fn func(*personv1.EventEnvelope) error) error
+}
+
 // Watcher follows persons' events. Safe for concurrent use; it starts
 // nothing until Watch is called.
 type Watcher struct {
 	js       jetstream.JetStream
-	events   persistence.EventStore
+	events   Loader
 	stream   string
 	prefix   string // subject prefix with its trailing dot
 	inactive time.Duration
 }
 
 // New returns a Watcher over the stream behind nc, reading events through
-// events (the JetStream store opened with cfg.Store).
-func New(nc *nats.Conn, events persistence.EventStore, cfg Config) (*Watcher, error) {
+// events (the JetStream store opened with cfg.Store, or anything that reads
+// that store's events).
+func New(nc *nats.Conn, events Loader, cfg Config) (*Watcher, error) {
 	if nc == nil || events == nil {
 		return nil, fmt.Errorf("%w: rule watch.deps: a connection and an event store are required", ErrInvalidConfig)
 	}

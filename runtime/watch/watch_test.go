@@ -100,9 +100,41 @@ func TestWatch(t *testing.T) {
 	}
 }
 
+// loadOnly is a watch.Loader and nothing more, as personctl's gateway
+// reader is.
+type loadOnly struct{ s *pjs.Store }
+
+func (l loadOnly) Load(ctx context.Context, personID string, fromVersion uint64, fn func(*personv1.EventEnvelope) error) error {
+	return l.s.Load(ctx, personID, fromVersion, fn)
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	store, nc := open(t)
+	tests := []struct {
+		name    string
+		nc      *nats.Conn
+		events  watch.Loader
+		cfg     watch.Config
+		wantErr error
+	}{
+		{name: "defaults", nc: nc, events: store},
+		{name: "no connection", events: store, wantErr: watch.ErrInvalidConfig},
+		{name: "no loader", nc: nc, wantErr: watch.ErrInvalidConfig},
+		{name: "inactive threshold below 1s", nc: nc, events: store, cfg: watch.Config{InactiveThreshold: time.Millisecond}, wantErr: watch.ErrInvalidConfig},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := watch.New(tc.nc, tc.events, tc.cfg); !errors.Is(err, tc.wantErr) {
+				t.Errorf("New: err = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// Watch reads through any Loader; this one is not an event store.
 func TestWatchCallbackError(t *testing.T) {
 	store, nc := open(t)
-	w, err := watch.New(nc, store, watch.Config{})
+	w, err := watch.New(nc, loadOnly{store}, watch.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -201,25 +201,11 @@ func printEvent(e *env, ev *personv1.EventEnvelope) {
 }
 
 // gatewayEvents reads events through the gateway's history subject: the
-// read half of persistence.EventStore, which is what runtime/watch uses.
-// Events are written by commands only.
+// watch.Loader that runtime/watch reads through.
 type gatewayEvents struct{ c *gateway.Client }
 
 func (g gatewayEvents) Load(ctx context.Context, personID string, fromVersion uint64, fn func(*personv1.EventEnvelope) error) error {
 	return g.c.Load(ctx, personID, fromVersion, fn)
-}
-
-func (g gatewayEvents) LastVersion(ctx context.Context, personID string) (uint64, error) {
-	p, err := g.c.Get(ctx, personID)
-	if errors.Is(err, personv1.ErrNotFound) {
-		return 0, nil
-	}
-	return p.GetVersion(), err
-}
-
-// Append is not offered: personctl writes through commands.
-func (gatewayEvents) Append(context.Context, string, uint64, []*personv1.EventEnvelope) (uint64, error) {
-	return 0, fmt.Errorf("personctl: events are written by commands only: %w", errors.ErrUnsupported)
 }
 
 func enumName(full, prefix string) string {
