@@ -19,7 +19,9 @@ type Option func(*natsserver.Config)
 func WithStoreDir(dir string) Option { return func(c *natsserver.Config) { c.StoreDir = dir } }
 
 // WithSyncInterval uses lazy fsync (faster tests that do not test durability).
-func WithSyncInterval() Option { return func(c *natsserver.Config) { c.Sync = natsserver.SyncInterval } }
+func WithSyncInterval() Option {
+	return func(c *natsserver.Config) { c.Sync = natsserver.SyncInterval }
+}
 
 // Start starts a server on a random loopback port.
 func Start(t testing.TB, opts ...Option) *natsserver.Server {
