@@ -139,14 +139,22 @@ type RoutesConfig struct {
 	MemoryStorage bool
 	// APIPrefix is the JetStream API prefix. Default "$JS.API".
 	APIPrefix string
+	// ReadOnly binds an existing bucket without creating or updating it: a
+	// missing bucket reads as no records, and changes return
+	// ErrReadOnly.
+	ReadOnly bool
 }
+
+// ErrReadOnly is returned by the changes of [Routes] opened ReadOnly.
+var ErrReadOnly = errors.New("streamswitch: routes opened read-only")
 
 // Routes reads and changes route records, one KV key per logical stream
 // (by convention the name of its first stream, e.g. "PERSON_EVENTS"). Safe
 // for concurrent use; every change is a compare-and-set on the key's
 // revision.
 type Routes struct {
-	kv jetstream.KeyValue
+	kv       jetstream.KeyValue // nil: read-only without a bucket
+	readOnly bool
 }
 
 // OpenRoutes creates the routes bucket if needed and returns access to it.
@@ -163,6 +171,13 @@ func OpenRoutes(ctx context.Context, nc *nats.Conn, cfg RoutesConfig) (*Routes, 
 	js, err := jetstream.NewWithAPIPrefix(nc, cfg.APIPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("streamswitch: %w", err)
+	}
+	if cfg.ReadOnly {
+		kv, err := js.KeyValue(ctx, cfg.Bucket)
+		if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("streamswitch: bucket %s: %w", cfg.Bucket, err)
+		}
+		return &Routes{kv: kv, readOnly: true}, nil
 	}
 	storage := jetstream.FileStorage
 	if cfg.MemoryStorage {
@@ -184,6 +199,9 @@ func OpenRoutes(ctx context.Context, nc *nats.Conn, cfg RoutesConfig) (*Routes, 
 // Get returns the record of key and its revision. Without a record it
 // returns found false (the logical stream still lives at its first route).
 func (r *Routes) Get(ctx context.Context, key string) (rec Record, rev uint64, found bool, err error) {
+	if r.kv == nil {
+		return Record{}, 0, false, nil
+	}
 	e, err := r.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Record{}, 0, false, nil
@@ -261,6 +279,9 @@ const maxRouteUpdates = 8
 // whose active route is initial; an empty initial means a record must
 // exist) and stores the result by compare-and-set when f reports a change.
 func (r *Routes) change(ctx context.Context, key string, initial Route, f func(Record) (Record, bool, error)) (Record, error) {
+	if r.readOnly {
+		return Record{}, fmt.Errorf("%w: change route %s", ErrReadOnly, key)
+	}
 	for range maxRouteUpdates {
 		rec, rev, found, err := r.Get(ctx, key)
 		if err != nil {

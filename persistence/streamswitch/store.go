@@ -126,11 +126,15 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Route returns the active route and the fence, if any.
+// Route returns the active route and a copy of the fence, if any.
 func (s *Store) Route() (Route, *Fence) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.rec.Active, s.rec.Fence
+	if s.rec.Fence == nil {
+		return s.rec.Active, nil
+	}
+	f := *s.rec.Fence
+	return s.rec.Active, &f
 }
 
 // Run follows the route record until ctx ends, switching stores as it

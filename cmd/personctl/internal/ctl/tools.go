@@ -11,14 +11,17 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cim/personrt/runtime/dlq"
+	"github.com/cim/personrt/runtime/migrate"
 )
 
 // tool is an operator command with its own argument grammar (dlq, migrate,
-// verify): personctl parses only --nats-url and --timeout before its name
-// and hands it the rest.
+// verify). A tool with run gets a connection to --nats-url (personctl parses
+// only its global flags before the tool's name) and the words after the
+// name; a tool with own parses every argument itself.
 type tool struct {
 	about string
 	run   func(ctx context.Context, nc *nats.Conn, args []string, stdout, stderr io.Writer) int
+	own   func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func tools() map[string]tool {
@@ -33,6 +36,14 @@ func tools() map[string]tool {
 				}
 				return dlq.Command(ctx, d, args, stdout, stderr)
 			},
+		},
+		"migrate": {
+			about: "rewrite the event stream at the current schema: --dry-run, --resume, --finalize (personctl migrate --help)",
+			own:   migrate.Command,
+		},
+		"verify": {
+			about: "prove a migrated stream equals its source (personctl verify --help)",
+			own:   migrate.Command,
 		},
 	}
 }
@@ -53,6 +64,9 @@ func runTool(ctx context.Context, args []string, stdout, stderr io.Writer) (code
 	t, found := tools()[args[i]]
 	if !found {
 		return 0, false
+	}
+	if t.own != nil {
+		return t.own(ctx, args[i:], stdout, stderr), true
 	}
 	var g globals
 	fs := flag.NewFlagSet("personctl "+args[i], flag.ContinueOnError)
