@@ -5,6 +5,8 @@
 //
 //	go run ./cmd/persond                 # data in ./data, NATS on 127.0.0.1:4222
 //	go run ./cmd/persond --help          # every flag
+//
+// docs/CLUSTER.md starts a three-node cluster.
 package main
 
 import (
@@ -38,9 +40,11 @@ func run(args []string, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `persond runs a node of the Person runtime: each person is a virtual actor whose events
 are stored in NATS JetStream. By default it embeds a NATS server (data in ./data, fsync on
-every write, clients on nats://127.0.0.1:4222) and is a single-node cluster. Commands and
-queries arrive through the NATS gateway (person.commands.<id>, person.queries.<id>, see
-docs/PROTOCOL.md) or personctl. SIGINT/SIGTERM drains and exits 0.
+every write, clients on nats://127.0.0.1:4222) and is a one-member cluster: nodes that share
+one NATS (--nats-url) or one NATS cluster (--nats-cluster-listen, --nats-cluster) form one
+cluster and spread the grains evenly (docs/CLUSTER.md). Commands and queries arrive through
+the NATS gateway (person.commands.<id>, person.queries.<id>, see docs/PROTOCOL.md) or
+personctl. SIGINT/SIGTERM drains and exits 0.
 
 Usage: persond [flags]
 

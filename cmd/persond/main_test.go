@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,8 @@ func TestFlags(t *testing.T) {
 		{"stray argument", []string{"serve"}, 2, `unexpected argument "serve"`},
 		{"bad log level", []string{"--log-level", "loud"}, 2, "--log-level"},
 		{"bad config", []string{"--sync", "sometimes", "--http", "off"}, 2, "config.sync"},
+		{"routes without a route listener", []string{"--nats-cluster", "127.0.0.1:6222", "--http", "off"}, 2, "config.nats_cluster"},
+		{"help names the cluster flags", []string{"--help"}, 0, "-nats-cluster-listen string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,24 +67,52 @@ type node struct {
 	nats, http string
 }
 
-// buildPersond builds persond into a temp dir (with -race when the test
-// runs with it, to reuse the compiled packages).
+// built is the persond binary the tests of this run share, built once.
+var built struct {
+	once sync.Once
+	dir  string // removed by TestMain
+	bin  string
+	err  error
+}
+
+// buildPersond builds persond once per test binary (with -race when the
+// test runs with it, to reuse the compiled packages) and returns its path.
 func buildPersond(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on PATH to build persond")
 	}
-	bin := filepath.Join(t.TempDir(), "persond")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "persond-test-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "persond")
+		args := []string{"build", "-o", built.bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		// Not t.Context(): the binary outlives this test.
+		out, err := exec.Command(goBin, append(args, ".")...).CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	out, err := exec.CommandContext(t.Context(), goBin, append(args, ".")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	return built.bin
+}
+
+// TestMain removes the shared persond binary after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		if err := os.RemoveAll(built.dir); err != nil {
+			fmt.Fprintln(os.Stderr, "remove persond build:", err)
+		}
 	}
-	return bin
+	os.Exit(code)
 }
 
 // startNode runs persond on dir and waits until /readyz answers 200.

@@ -13,17 +13,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cim/personrt/actors/onboarding"
 	pjs "github.com/cim/personrt/persistence/jetstream"
 	"github.com/cim/personrt/runtime/client"
 	"github.com/cim/personrt/runtime/gateway"
-	"github.com/cim/personrt/runtime/grain"
-	"github.com/cim/personrt/runtime/membership"
 	"github.com/cim/personrt/runtime/natsserver"
 	"github.com/cim/personrt/runtime/node"
-	"github.com/cim/personrt/runtime/personkind"
-	"github.com/cim/personrt/runtime/placement"
 )
 
 // Errors returned by Start.
@@ -60,9 +56,12 @@ type parts struct {
 	nats     *natsserver.Server
 	natsURL  string
 	nc       *nats.Conn
+	replicas int // of the stream and buckets, resolved once connected
 	store    *pjs.Store
 	node     *node.Node
+	persons  *client.Client
 	gateway  *gateway.Gateway
+	reactive reactive
 }
 
 // New validates cfg (filling defaults) and returns an App. It starts
@@ -134,39 +133,45 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	p := a.snapshot()
-	store, err := pjs.Open(ctx, p.nc, pjs.Config{Replicas: a.cfg.Replicas, Logger: a.cfg.Logger})
-	if err != nil {
-		return fmt.Errorf("app: open event store: %w", err)
-	}
-	a.set(func(p *parts) { p.store = store })
-
-	host, err := personkind.NewHost(grain.Config{
-		Events: store, Snapshots: store,
-		IdleTimeout: a.cfg.IdleTimeout, SnapshotEvery: a.cfg.SnapshotEvery, StateCacheSize: a.cfg.StateCacheSize,
-		Logger: a.cfg.Logger, Observer: a.metrics.observeGrain,
-	})
-	if err != nil {
-		return fmt.Errorf("app: person host: %w", err)
-	}
-	ncfg, err := a.nodeConfig(p.nc, host)
+	replicas, clustered := a.replicas(p.nc)
+	a.set(func(p *parts) { p.replicas = replicas })
+	store, err := a.openStore(ctx, p.nc, replicas, clustered)
 	if err != nil {
 		return err
 	}
-	n, err := node.New(ncfg)
+	a.set(func(p *parts) { p.store = store })
+
+	onbStore, onbHost, err := a.openOnboarding(ctx, p.nc, replicas)
 	if err != nil {
-		return fmt.Errorf("app: %w", err)
+		return err
 	}
-	if err := n.Start(ctx); err != nil {
-		return fmt.Errorf("app: %w", err)
+	a.set(func(p *parts) { p.reactive.onbStore, p.reactive.onbHost = onbStore, onbHost })
+
+	n, err := a.startNode(ctx, p.nc, store, replicas, clustered, onbHost)
+	if err != nil {
+		return err
 	}
 	a.set(func(p *parts) { p.node = n })
 
-	persons, err := client.New(n.Cluster(), client.Config{Timeout: a.cfg.RequestTimeout})
+	onbClient, err := client.New(n.Cluster(), client.Config{Kind: onboarding.KindName, Timeout: a.cfg.RequestTimeout, Owner: n.Owner})
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
+	a.set(func(p *parts) { p.reactive.onbClient = onbClient })
+	r := a.snapshot().reactive
+	err = a.startPolicies(ctx, p.nc, n.Cluster(), store, onbStore, replicas, &r)
+	a.set(func(p *parts) { p.reactive = r })
+	if err != nil {
+		return err
+	}
+
+	persons, err := client.New(n.Cluster(), client.Config{Timeout: a.cfg.RequestTimeout, Owner: n.Owner})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	a.set(func(p *parts) { p.persons = persons })
 	gw, err := gateway.New(gateway.Config{
-		Conn: p.nc, Persons: persons, History: store,
+		Conn: p.nc, Persons: persons, History: store, Onboarding: onbClient,
 		Prefix: a.cfg.GatewayPrefix, Queue: a.cfg.GatewayQueue,
 		MaxInFlight: a.cfg.GatewayMaxInFlight, MaxBodyBytes: a.cfg.GatewayMaxBodyBytes,
 		Timeout: a.cfg.RequestTimeout, Logger: a.cfg.Logger, Observer: a.metrics.observeGateway,
@@ -179,39 +184,6 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.set(func(p *parts) { p.gateway = gw })
 	return nil
-}
-
-// nodeConfig builds the cluster member's config: membership provider and
-// identity lookup as configured.
-func (a *App) nodeConfig(nc *nats.Conn, host node.Kind) (node.Config, error) {
-	rhost, rport, err := splitHostPort(a.cfg.RemoteAddr)
-	if err != nil {
-		return node.Config{}, fmt.Errorf("%w: rule config.remote_addr: %w", ErrInvalidConfig, err)
-	}
-	cfg := node.Config{
-		ClusterName: a.cfg.ClusterName, Host: rhost, Port: rport, AdvertisedHost: a.cfg.AdvertisedAddr,
-		Kinds: []node.Kind{host}, RequestTimeout: a.cfg.RequestTimeout, Logger: a.cfg.Logger,
-	}
-	if a.cfg.Provider == ProviderNATS {
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return node.Config{}, fmt.Errorf("app: membership: %w", err)
-		}
-		opts := []membership.Option{membership.WithLogger(a.cfg.Logger), membership.WithReplicas(a.cfg.Replicas)}
-		p, err := membership.New(js, opts...)
-		if err != nil {
-			return node.Config{}, fmt.Errorf("app: membership: %w", err)
-		}
-		cfg.Provider = p
-	}
-	if a.cfg.Lookup == LookupPlacement {
-		l, err := placement.New(placement.WithLogger(a.cfg.Logger))
-		if err != nil {
-			return node.Config{}, fmt.Errorf("app: placement: %w", err)
-		}
-		cfg.IdentityLookup = l
-	}
-	return cfg, nil
 }
 
 // startHTTP listens and serves health and metrics, unless disabled.
@@ -271,15 +243,23 @@ func (a *App) startNATS() error {
 		// The server would retry for its ready timeout before giving up.
 		return fmt.Errorf("app: embedded NATS on %s (another persond or nats-server running? change --nats-addr): %w", a.cfg.NATSAddr, err)
 	}
-	srv, err := natsserver.Start(natsserver.Config{
+	scfg := natsserver.Config{
 		Name: "persond", StoreDir: a.cfg.DataDir, Host: host, Port: port,
 		Sync: a.cfg.Sync, SyncInterval: a.cfg.SyncInterval, MonitorPort: a.cfg.NATSMonitorPort,
 		Logger: a.cfg.Logger,
-	})
+	}
+	if err := a.clusterNATS(&scfg); err != nil {
+		return err
+	}
+	srv, err := natsserver.Start(scfg)
 	if err != nil {
 		return fmt.Errorf("app: embedded NATS on %s (another persond or nats-server running? change --nats-addr): %w", a.cfg.NATSAddr, err)
 	}
 	a.set(func(p *parts) { p.nats, p.natsURL = srv, srv.ClientURL() })
+	if scfg.ClusterPort != 0 {
+		a.cfg.Logger.Info("persond: embedded NATS joins a NATS cluster", slog.String("server", srv.Name()),
+			slog.String("cluster", scfg.ClusterName), slog.String("routes_listen", srv.ClusterURL()), slog.Any("routes", scfg.Routes))
+	}
 	nc, err := srv.Connect(opts...)
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
@@ -307,6 +287,19 @@ func (a *App) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := p.reactive.shutdownPolicies(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("app: %w", err))
+	}
+	if p.reactive.onbClient != nil {
+		if err := p.reactive.onbClient.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("app: %w", err))
+		}
+	}
+	if p.persons != nil {
+		if err := p.persons.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("app: %w", err))
+		}
+	}
 	if p.node != nil {
 		if err := p.node.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
@@ -315,6 +308,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if p.store != nil {
 		// Close only marks the store closed; it always returns nil.
 		_ = p.store.Close()
+	}
+	if p.reactive.onbStore != nil {
+		_ = p.reactive.onbStore.Close() // as above
 	}
 	if p.nc != nil {
 		if err := p.nc.FlushWithContext(ctx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {

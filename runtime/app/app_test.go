@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -220,6 +221,12 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"remote addr", app.Config{RemoteAddr: "127.0.0.1:99999"}},
 		{"monitor port", app.Config{NATSMonitorPort: -2}},
 		{"shutdown timeout", app.Config{ShutdownTimeout: -time.Second}},
+		{"replicas", app.Config{Replicas: 7}},
+		{"membership ttl", app.Config{MembershipTTL: time.Millisecond}},
+		{"routes without a route listener", app.Config{NATSRoutes: []string{"127.0.0.1:6222"}}},
+		{"route listener", app.Config{NATSClusterListen: "127.0.0.1"}},
+		{"route", app.Config{NATSClusterListen: "127.0.0.1:6222", NATSRoutes: []string{"nats://127.0.0.1:port"}}},
+		{"cluster settings with an external NATS", app.Config{NATSURL: "nats://127.0.0.1:4222", NATSClusterListen: "127.0.0.1:6222"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +270,42 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 			}
 			if err := a.Start(t.Context()); !errors.Is(err, app.ErrClosed) {
 				t.Errorf("Start after a failed Start = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// Flags binds the cluster settings: the defaults make a one-member
+// cluster, and --nats-cluster takes a comma-separated list.
+func TestFlagsCluster(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want func(app.Config) bool
+	}{
+		{"defaults", nil, func(c app.Config) bool {
+			return c.Provider == app.ProviderNATS && c.Lookup == app.LookupPlacement && c.Replicas == 0 && c.NATSClusterListen == ""
+		}},
+		{"routes", []string{"--nats-cluster-listen", "127.0.0.1:6222", "--nats-cluster", "127.0.0.1:6222, 127.0.0.1:6223", "--nats-cluster", "127.0.0.1:6224"}, func(c app.Config) bool {
+			return c.NATSClusterListen == "127.0.0.1:6222" && strings.Join(c.NATSRoutes, " ") == "127.0.0.1:6222 127.0.0.1:6223 127.0.0.1:6224"
+		}},
+		{"standalone", []string{"--provider", "standalone", "--replicas", "3", "--membership-ttl", "1s"}, func(c app.Config) bool {
+			return c.Provider == app.ProviderStandalone && c.Replicas == 3 && c.MembershipTTL == time.Second
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got app.Config
+			fs := flag.NewFlagSet("persond", flag.ContinueOnError)
+			got.Flags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.want(got) {
+				t.Errorf("config %+v", got)
+			}
+			if _, err := app.New(got); err != nil {
+				t.Errorf("New: %v", err)
 			}
 		})
 	}

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/cluster"
+
 	"github.com/cim/personrt/runtime/gateway"
 	"github.com/cim/personrt/runtime/grain"
+	"github.com/cim/personrt/runtime/membership"
 	"github.com/cim/personrt/runtime/natsserver"
 	"github.com/cim/personrt/runtime/node"
 )
@@ -20,22 +24,28 @@ import (
 // wrapped message names the rule.
 var ErrInvalidConfig = errors.New("app: invalid config")
 
-// Membership providers for Config.Provider.
+// Membership providers for Config.Provider. Other protoactor-go providers
+// (consul, etcd, k8s, automanaged from its cluster/clusterproviders) are
+// plugged in Go through Config.ClusterProvider.
 const (
-	// ProviderStandalone: this node is the whole cluster.
-	ProviderStandalone = "standalone"
-	// ProviderNATS: members register in a NATS JetStream KV bucket
-	// (runtime/membership); every node must reach the same NATS.
+	// ProviderNATS (the default): members register in a NATS JetStream KV
+	// bucket (runtime/membership); every node must reach the same NATS (one
+	// server or one NATS cluster). A single node is a one-member cluster.
 	ProviderNATS = "nats"
+	// ProviderStandalone: this node is the whole cluster and sees no other
+	// (tests, and a node that must never share grains).
+	ProviderStandalone = "standalone"
 )
 
-// Identity lookups for Config.Lookup.
+// Identity lookups for Config.Lookup. Every member of a cluster, and every
+// client-only member calling it, must use the same one.
 const (
-	// LookupDisthash is protoactor-go's rendezvous hashing (FNV-1a: uneven
-	// on one host with three or more members).
-	LookupDisthash = "disthash"
-	// LookupPlacement is runtime/placement: even rendezvous placement.
+	// LookupPlacement (the default) is runtime/placement: even rendezvous
+	// placement, grains moved on join and leave.
 	LookupPlacement = "placement"
+	// LookupDisthash is protoactor-go's rendezvous hashing (FNV-1a: one of
+	// three members on one host gets half the grains).
+	LookupDisthash = "disthash"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -44,6 +54,10 @@ const (
 	DefaultNATSAddr        = "127.0.0.1:4222"
 	DefaultHTTPAddr        = "127.0.0.1:8080"
 	DefaultShutdownTimeout = 20 * time.Second
+	// DefaultNATSClusterName names the NATS cluster of embedded servers.
+	DefaultNATSClusterName = "persond"
+	// ClusteredReplicas is the default replica count on a NATS cluster.
+	ClusteredReplicas = 3
 	// DefaultSnapshotEvery matches the event store's 16 backlinks: a
 	// grain then hydrates its snapshot's tail in one round trip.
 	DefaultSnapshotEvery = 16
@@ -51,15 +65,17 @@ const (
 	Off = "off"
 )
 
-// Config configures a node. The zero value is a standalone node with an
-// embedded NATS server on 127.0.0.1:4222 storing under ./data with fsync
-// on every write, health and metrics on 127.0.0.1:8080.
+// Config configures a node. The zero value is a one-member cluster (NATS
+// membership, even placement) with an embedded NATS server on
+// 127.0.0.1:4222 storing under ./data with fsync on every write, health and
+// metrics on 127.0.0.1:8080.
 type Config struct {
 	// DataDir holds the embedded server's JetStream data. Default
 	// DefaultDataDir. Ignored with NATSURL.
 	DataDir string
-	// NATSURL connects to an external NATS server (with JetStream) instead
-	// of embedding one.
+	// NATSURL connects to an external NATS server or cluster (with
+	// JetStream) instead of embedding one: one URL or several separated by
+	// commas ("nats://10.0.0.5:4222,nats://10.0.0.6:4222").
 	NATSURL string
 	// NATSAddr is the embedded server's client listener "host:port"; port
 	// 0 picks a free one. Default DefaultNATSAddr.
@@ -73,7 +89,26 @@ type Config struct {
 	Sync string
 	// SyncInterval is the fsync period with SyncInterval. Default 2m.
 	SyncInterval time.Duration
-	// Replicas of the event stream and snapshot bucket. Default 1.
+	// NATSClusterListen makes the embedded server a member of a NATS
+	// cluster: the "host:port" of its route listener (port 0: a free one).
+	// Empty (the default): a lone server.
+	NATSClusterListen string
+	// NATSRoutes are the route listeners of the other servers of the NATS
+	// cluster ("host:port" or "nats://host:port"). Listing this server's
+	// own is harmless, so every node may be given the same list.
+	NATSRoutes []string
+	// NATSClusterName names the NATS cluster. Default
+	// DefaultNATSClusterName.
+	NATSClusterName string
+	// NATSName is the embedded server's name: unique within the NATS
+	// cluster and stable across restarts (JetStream's replicas are known
+	// by it). Default "persond", or "persond-<hostname>-<route port>" in a
+	// NATS cluster.
+	NATSName string
+	// Replicas of the event stream, the snapshot bucket and the membership
+	// bucket. Default 1 on a lone NATS server, ClusteredReplicas on a NATS
+	// cluster (an embedded one, or an external server that reports a
+	// cluster name).
 	Replicas int
 
 	// HTTPAddr serves /healthz, /readyz and /metrics. Default
@@ -89,14 +124,33 @@ type Config struct {
 	// AdvertisedAddr is the "host:port" other nodes dial when it differs
 	// from RemoteAddr (NAT, containers).
 	AdvertisedAddr string
-	// Provider is the membership provider: ProviderStandalone (default) or
-	// ProviderNATS.
+	// Provider is the membership provider: ProviderNATS (default) or
+	// ProviderStandalone. Ignored when ClusterProvider is set.
 	Provider string
-	// Lookup places grains on members: LookupDisthash (default) or
-	// LookupPlacement.
+	// ClusterProvider, when set, is the membership provider instead of the
+	// one named by Provider: any protoactor-go cluster.ClusterProvider, such
+	// as consul, etcd, k8s or automanaged from protoactor-go's
+	// cluster/clusterproviders (not linked into persond). It must be new
+	// (not started); Shutdown shuts it down.
+	ClusterProvider cluster.ClusterProvider
+	// MembershipTTL is how long a member stays listed after its last
+	// heartbeat with ProviderNATS: a crashed node is dropped (and its
+	// grains move) about this long after its crash. Default
+	// membership.DefaultTTL.
+	MembershipTTL time.Duration
+	// Lookup places grains on members: LookupPlacement (default) or
+	// LookupDisthash.
 	Lookup string
 	// RequestTimeout bounds a grain call. Default 5s.
 	RequestTimeout time.Duration
+
+	// NoPolicies runs no policy runners on this node (the onboarding kind
+	// and the gateway still run). Policies share their durable consumers
+	// across the nodes that run them.
+	NoPolicies bool
+	// ArchiveAfter is the AutoArchive policy's inactivity period. Default
+	// 365 days.
+	ArchiveAfter time.Duration
 
 	// IdleTimeout passivates a grain idle this long. Default
 	// grain.DefaultIdleTimeout.
@@ -124,23 +178,37 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Flags binds every Config field but Logger to a flag of fs, with the
-// defaults as documented values. Flags that take a duration accept Go
-// durations ("30s", "5m").
+// Flags binds every Config field but Logger and ClusterProvider to a flag
+// of fs, with the defaults as documented values. Flags that take a
+// duration accept Go durations ("30s", "5m").
 func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", DefaultDataDir, "directory of the embedded NATS server's JetStream data (events, snapshots); created if missing. Ignored with --nats-url")
-	fs.StringVar(&c.NATSURL, "nats-url", "", "connect to this external NATS server (JetStream enabled) instead of embedding one, e.g. nats://10.0.0.5:4222")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "connect to this external NATS server or cluster (JetStream enabled) instead of embedding one, e.g. nats://10.0.0.5:4222 or a comma-separated list of a cluster's servers")
 	fs.StringVar(&c.NATSAddr, "nats-addr", DefaultNATSAddr, "client listener host:port of the embedded NATS server (port 0: any free port). personctl and the nats CLI connect here")
 	fs.IntVar(&c.NATSMonitorPort, "nats-monitor-port", 0, "port of the embedded NATS server's monitoring endpoints (/varz, /jsz) on the host of --nats-addr (0: off)")
 	fs.StringVar(&c.Sync, "sync", natsserver.SyncAlways, "fsync mode of the embedded server: \"always\" (every acknowledged write is on disk: survives power loss) or \"interval\" (fsync every --sync-interval: survives a process crash, not a power loss; several times faster)")
 	fs.DurationVar(&c.SyncInterval, "sync-interval", 2*time.Minute, "fsync period with --sync interval")
-	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the event stream and snapshot bucket (3 on a clustered NATS)")
+	fs.StringVar(&c.NATSClusterListen, "nats-cluster-listen", "", "host:port of the embedded NATS server's route listener: makes it a member of a NATS cluster (with --nats-cluster), streams replicated --replicas times")
+	fs.Func("nats-cluster", "comma-separated route listeners (host:port) of the NATS cluster's servers to join; may include this node's own, so every node can get the same list", func(v string) error {
+		for r := range strings.SplitSeq(v, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				c.NATSRoutes = append(c.NATSRoutes, r)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&c.NATSClusterName, "nats-cluster-name", DefaultNATSClusterName, "name of the NATS cluster of the embedded servers")
+	fs.StringVar(&c.NATSName, "nats-name", "", "embedded NATS server name, unique in the NATS cluster and stable across restarts (default: persond, or persond-<hostname>-<route port> in a NATS cluster)")
+	fs.BoolVar(&c.NoPolicies, "no-policies", false, "run no policy runners on this node (welcome, data quality, auto-archive, onboarding, merge bookkeeping)")
+	fs.DurationVar(&c.ArchiveAfter, "archive-after", 0, "AutoArchive policy: archive a person after this long without activity (0: 365 days)")
+	fs.IntVar(&c.Replicas, "replicas", 0, "replicas of the event stream, snapshot and membership buckets (0: 1 on a lone NATS server, 3 on a NATS cluster)")
 	fs.StringVar(&c.HTTPAddr, "http", DefaultHTTPAddr, "host:port serving /healthz (liveness), /readyz (readiness) and /metrics (Prometheus text), or \"off\"")
 	fs.StringVar(&c.ClusterName, "cluster-name", node.DefaultClusterName, "actor cluster name: nodes with different names never see each other")
 	fs.StringVar(&c.RemoteAddr, "remote-addr", "127.0.0.1:0", "host:port of the actor system's gRPC listener (port 0: any free port; set a reachable address for multi-node clusters)")
 	fs.StringVar(&c.AdvertisedAddr, "advertised-addr", "", "host:port other nodes dial to reach this one, when it differs from --remote-addr (NAT, containers)")
-	fs.StringVar(&c.Provider, "provider", ProviderStandalone, "cluster membership: \"standalone\" (this node is the whole cluster) or \"nats\" (members register in a NATS KV bucket; every node must use the same NATS, e.g. --nats-url of the first node)")
-	fs.StringVar(&c.Lookup, "lookup", LookupDisthash, "grain placement: \"disthash\" (protoactor-go's rendezvous hashing) or \"placement\" (even rendezvous placement, runtime/placement)")
+	fs.StringVar(&c.Provider, "provider", ProviderNATS, "cluster membership: \"nats\" (members register in a NATS KV bucket; every node must use the same NATS server or cluster; a lone node is a one-member cluster) or \"standalone\" (this node is the whole cluster). Consul, etcd, k8s and automanaged are protoactor-go providers that a Go program can plug in through app.Config.ClusterProvider")
+	fs.DurationVar(&c.MembershipTTL, "membership-ttl", membership.DefaultTTL, "with --provider nats: a member whose heartbeats stop is dropped after this long (its grains then move to the others)")
+	fs.StringVar(&c.Lookup, "lookup", LookupPlacement, "grain placement: \"placement\" (even rendezvous placement, runtime/placement) or \"disthash\" (protoactor-go's rendezvous hashing: uneven on one host); every node of a cluster must use the same")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", node.DefaultRequestTimeout, "timeout of one command or query inside the cluster")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", grain.DefaultIdleTimeout, "passivate a person grain after this long without messages (its state stays cached)")
 	fs.IntVar(&c.SnapshotEvery, "snapshot-every", DefaultSnapshotEvery, "snapshot a person every this many events (negative: never)")
@@ -162,8 +230,11 @@ func (c *Config) validate() error {
 	if c.Sync == "" {
 		c.Sync = natsserver.SyncAlways
 	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
+	if c.NATSClusterListen != "" && c.NATSClusterName == "" {
+		c.NATSClusterName = DefaultNATSClusterName
+	}
+	if c.MembershipTTL == 0 {
+		c.MembershipTTL = membership.DefaultTTL
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = DefaultHTTPAddr
@@ -172,10 +243,10 @@ func (c *Config) validate() error {
 		c.RemoteAddr = "127.0.0.1:0"
 	}
 	if c.Provider == "" {
-		c.Provider = ProviderStandalone
+		c.Provider = ProviderNATS
 	}
 	if c.Lookup == "" {
-		c.Lookup = LookupDisthash
+		c.Lookup = LookupPlacement
 	}
 	if c.SnapshotEvery == 0 {
 		c.SnapshotEvery = DefaultSnapshotEvery
@@ -194,6 +265,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%w: rule config.nats_monitor_port: %d is not a port", ErrInvalidConfig, c.NATSMonitorPort)
 		}
 	}
+	if err := c.validateNATSCluster(); err != nil {
+		return err
+	}
 	if _, _, err := splitHostPort(c.RemoteAddr); err != nil {
 		return fmt.Errorf("%w: rule config.remote_addr: %w", ErrInvalidConfig, err)
 	}
@@ -208,7 +282,43 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: rule config.shutdown_timeout: %v is negative", ErrInvalidConfig, c.ShutdownTimeout)
 	case c.SyncInterval < 0:
 		return fmt.Errorf("%w: rule config.sync_interval: %v is negative", ErrInvalidConfig, c.SyncInterval)
+	case c.Replicas < 0 || c.Replicas > 5:
+		return fmt.Errorf("%w: rule config.replicas: %d is not 0 (automatic) or 1..5", ErrInvalidConfig, c.Replicas)
+	case c.MembershipTTL < membership.MinTTL:
+		return fmt.Errorf("%w: rule config.membership_ttl: %v is below %v", ErrInvalidConfig, c.MembershipTTL, membership.MinTTL)
 	}
+	return nil
+}
+
+// validateNATSCluster checks the NATS cluster settings and normalises the
+// routes to URLs.
+func (c *Config) validateNATSCluster() error {
+	switch {
+	case c.NATSClusterListen == "" && len(c.NATSRoutes) > 0:
+		return fmt.Errorf("%w: rule config.nats_cluster: routes need a route listener of this server (--nats-cluster-listen)", ErrInvalidConfig)
+	case c.NATSClusterListen == "":
+		return nil
+	case c.NATSURL != "":
+		return fmt.Errorf("%w: rule config.nats_cluster_listen: the embedded server's cluster settings do not apply to an external NATS (--nats-url)", ErrInvalidConfig)
+	}
+	if _, _, err := splitHostPort(c.NATSClusterListen); err != nil {
+		return fmt.Errorf("%w: rule config.nats_cluster_listen: %w", ErrInvalidConfig, err)
+	}
+	routes := make([]string, len(c.NATSRoutes)) // not the caller's array
+	for i, r := range c.NATSRoutes {
+		if !strings.Contains(r, "://") {
+			r = "nats://" + r
+		}
+		u, err := url.Parse(r)
+		if err == nil {
+			_, _, err = splitHostPort(u.Host)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: rule config.nats_cluster: route %q: %w", ErrInvalidConfig, c.NATSRoutes[i], err)
+		}
+		routes[i] = r
+	}
+	c.NATSRoutes = routes
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/cim/personrt/runtime/gateway"
 	"github.com/cim/personrt/runtime/grain"
 	"github.com/cim/personrt/runtime/metrics"
+	"github.com/cim/personrt/runtime/policy"
 )
 
 // latencyBuckets are the upper bounds in seconds of the latency histograms.
@@ -25,6 +26,8 @@ type nodeMetrics struct {
 
 	requests       *metrics.Vec[metrics.Counter]
 	requestSeconds *metrics.Vec[metrics.Histogram]
+
+	policyHandled, policyRetried, policyParked, policyRestarts *metrics.Vec[metrics.Counter]
 }
 
 func newNodeMetrics(ready func() bool, inFlight func() int) *nodeMetrics {
@@ -41,6 +44,10 @@ func newNodeMetrics(ready func() bool, inFlight func() int) *nodeMetrics {
 		snapshots:         reg.CounterVec("personrt_grain_snapshots_total", "Snapshots written or dropped.", "kind", "result"),
 		requests:          reg.CounterVec("personrt_gateway_requests_total", "NATS gateway requests, by kind and outcome code.", "kind", "code"),
 		requestSeconds:    reg.HistogramVec("personrt_gateway_request_duration_seconds", "Time the gateway took to answer a request.", latencyBuckets, "kind"),
+		policyHandled:     reg.CounterVec("personrt_policy_events_handled_total", "Events whose reactions were carried out and acked.", "policy"),
+		policyRetried:     reg.CounterVec("personrt_policy_retries_total", "Events nak'ed for a later retry after a transient failure.", "policy"),
+		policyParked:      reg.CounterVec("personrt_policy_parked_total", "Events parked in PERSON_DLQ, by code.", "policy", "code"),
+		policyRestarts:    reg.CounterVec("personrt_policy_restarts_total", "Policy workers restarted (or escalated) by their supervisor.", "policy", "outcome"),
 	}
 	reg.GaugeFunc("personrt_grain_active", "Grains active on this node (activations minus passivations; a grain that never hydrated counts -1 when it stops).", func() float64 { return float64(m.active.Load()) })
 	reg.GaugeFunc("personrt_gateway_in_flight", "Gateway requests being handled.", func() float64 { return float64(inFlight()) })
@@ -92,6 +99,22 @@ func (m *nodeMetrics) observeGrain(e grain.LifecycleEvent) {
 		m.snapshots.With(e.Kind, "saved").Inc()
 	case grain.SnapshotFailed:
 		m.snapshots.With(e.Kind, "failed").Inc()
+	}
+}
+
+// observePolicy is the policy runner's Observer.
+func (m *nodeMetrics) observePolicy(e policy.Event) {
+	switch e := e.(type) {
+	case policy.Handled:
+		m.policyHandled.With(e.Worker).Inc()
+	case policy.Retried:
+		m.policyRetried.With(e.Worker).Inc()
+	case policy.Parked:
+		m.policyParked.With(e.Worker, codeLabel(e.Code)).Inc()
+	case policy.Restarted:
+		m.policyRestarts.With(e.Worker, "restarted").Inc()
+	case policy.Escalated:
+		m.policyRestarts.With(e.Worker, "escalated").Inc()
 	}
 }
 

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
@@ -23,10 +26,18 @@ var ErrInvalidConfig = errors.New("client: invalid config")
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultTimeout     = 5 * time.Second
-	DefaultMaxAttempts = 5
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxAttempts with the default back-off keeps retrying for
+	// about 4-6 s: longer than the NATS membership takes to drop a
+	// crashed member (runtime/membership DefaultTTL), so that a call to a
+	// grain of a crashed node succeeds on its new owner within the default
+	// Timeout.
+	DefaultMaxAttempts = 20
 	DefaultBaseBackoff = 5 * time.Millisecond
 	DefaultMaxBackoff  = 500 * time.Millisecond
+	// DefaultAttemptTimeout is far above a command's latency (milliseconds)
+	// and below DefaultTimeout, so that a dropped message costs one retry.
+	DefaultAttemptTimeout = 2 * time.Second
 )
 
 // Config configures a Client; the zero value means the defaults.
@@ -47,6 +58,23 @@ type Config struct {
 	// 450ns; the client asks it for a single attempt and backs off itself.)
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
+	// AttemptTimeout bounds one attempt of a call: without an answer by
+	// then it is retried (commands with the same id) while the deadline
+	// allows. protoactor-go drops, without an answer, a message that
+	// reaches a grain after the grain was told to stop (moved to another
+	// member, or passivated) but before it stopped; the client cuts such
+	// a call at once when the member's placement announces the stop
+	// (cluster.ActivationTerminated, broadcast to members only) and
+	// otherwise after this timeout. Default DefaultAttemptTimeout;
+	// negative disables it (an attempt then lasts until the deadline).
+	AttemptTimeout time.Duration
+	// Owner, when set, names the address ("host:port") of the member that
+	// hosts a grain in this process's view of the cluster, or "" when it
+	// cannot tell; node.Node.Owner provides it for the runtime/placement
+	// lookup. With it, a call to a grain whose owner's connection was lost
+	// fails over at once instead of waiting for the lookup's activation
+	// timeout (see the package doc, Failover).
+	Owner func(kind, identity string) string
 }
 
 func (c *Config) validate() error {
@@ -65,6 +93,9 @@ func (c *Config) validate() error {
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = DefaultMaxBackoff
 	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = DefaultAttemptTimeout
+	}
 	switch {
 	case c.Timeout < 0:
 		return fmt.Errorf("%w: rule config.timeout: %v is negative", ErrInvalidConfig, c.Timeout)
@@ -82,11 +113,29 @@ func (c *Config) validate() error {
 // Replies from a grain on the same node are shared with it, not copied:
 // callers must not modify returned messages.
 type Client struct {
-	cl  *cluster.Cluster
-	cfg Config
+	cl   *cluster.Cluster
+	cfg  Config
+	self string // this actor system's address: local PIDs have it
+	sub  *eventstream.Subscription
+
+	// lookups counts the lookup goroutines; Shutdown waits for them.
+	lookups sync.WaitGroup
+
+	mu     sync.Mutex // guards the fields below; never held while calling protoactor
+	closed bool
+	// down holds the members whose connection was lost and that the
+	// membership still lists (see reachability.go).
+	down map[string]*downMark
+	// calls are the attempts in flight per member address, cut when that
+	// member is lost or their grain stops.
+	calls map[string]map[*attempt]struct{}
+	// inflight are the identity lookups running, by kind and identity.
+	inflight map[lookupKey]*lookupCall
 }
 
-// New returns a client of c. It starts nothing.
+// New returns a client of c, which must be started (its actor system must
+// have its address). It starts no goroutine; it subscribes to c's event
+// stream to learn of lost members until Shutdown.
 func New(c *cluster.Cluster, cfg Config) (*Client, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: rule client.cluster: cluster is nil", ErrInvalidConfig)
@@ -94,7 +143,45 @@ func New(c *cluster.Cluster, cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Client{cl: c, cfg: cfg}, nil
+	cl := &Client{
+		cl: c, cfg: cfg, self: c.ActorSystem.Address(),
+		down:     make(map[string]*downMark),
+		calls:    make(map[string]map[*attempt]struct{}),
+		inflight: make(map[lookupKey]*lookupCall),
+	}
+	cl.sub = c.ActorSystem.EventStream.SubscribeWithPredicate(cl.onEvent, func(ev any) bool {
+		switch ev.(type) {
+		case *remote.EndpointTerminatedEvent, *remote.EndpointConnectedEvent, *cluster.ClusterTopology, *cluster.ActivationTerminated:
+			return true
+		}
+		return false
+	})
+	return cl, nil
+}
+
+// Shutdown stops watching the cluster and waits, within ctx, for the
+// identity lookups in flight (each ends within the lookup's own activation
+// timeout). Calls after Shutdown fail UNAVAILABLE. Later calls return nil.
+func (c *Client) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.cl.ActorSystem.EventStream.Unsubscribe(c.sub)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.lookups.Wait()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("client: shutdown: lookups still running: %w", ctx.Err())
+	}
 }
 
 // Execute sends cmd to the grain of cmd.PersonId and returns its result. An
@@ -206,43 +293,124 @@ func (c *Client) do(ctx context.Context, kind, id string, msg proto.Message, par
 			return err
 		}
 		if !c.pause(ctx, attempt) {
-			return deadline(ctx, id, err)
+			return deadline(ctx, id, "", err)
 		}
 	}
 }
 
-// once sends msg once, bounded by ctx's deadline, and waits for the reply or
-// for ctx to end.
+// once sends msg once: it resolves the grain's activation, sends, and
+// waits for the reply until the attempt's limit (ctx's deadline, or
+// Config.AttemptTimeout), for ctx to end, for the grain to stop, or for its
+// member to be lost.
 func (c *Client) once(ctx context.Context, kind, id string, msg proto.Message) (any, error) {
 	dl, _ := ctx.Deadline()
-	timeout := time.Until(dl)
-	if ctx.Err() != nil || timeout <= 0 {
-		return nil, deadline(ctx, id, nil)
+	if ctx.Err() != nil || time.Until(dl) <= 0 {
+		return nil, deadline(ctx, id, "", nil)
 	}
-	// One attempt: a failure here means no member hosts kind or the
-	// activation failed; do backs off and retries.
-	f, err := c.cl.RequestFuture(id, kind, msg, cluster.WithTimeout(timeout), cluster.WithRetryCount(1))
+	limit := dl
+	if t := c.cfg.AttemptTimeout; t > 0 {
+		limit = earlier(limit, time.Now().Add(t))
+	}
+	pid, err := c.resolve(ctx, limit, kind, id)
 	if err != nil {
-		return nil, personv1.Reject(personv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "cluster.activation", "no activation of %s %q: %v", kind, id, err)
+		return nil, err
 	}
+	return c.send(ctx, limit, kind, id, pid, msg)
+}
+
+// earlier returns the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// expired is the error of an attempt that reached its limit while it was
+// doing what: DEADLINE_EXCEEDED when that is ctx's deadline, else
+// UNAVAILABLE (the attempt timeout; retried).
+func (c *Client) expired(ctx context.Context, limit time.Time, kind, id, what string) error {
+	if dl, _ := ctx.Deadline(); ctx.Err() != nil || !limit.Before(dl) {
+		return deadline(ctx, id, what, nil)
+	}
+	return personv1.Reject(personv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "cluster.attempt_timeout",
+		"%s %q: no answer within the attempt timeout (%s); the outcome is unknown", kind, id, what)
+}
+
+// resolve returns the PID of the activation of (kind, id): from the PID
+// cache, or from the identity lookup, which runs on its own goroutine (one
+// per grain and owner, shared by concurrent callers) because protoactor-go's
+// lookup takes no ctx and waits up to its activation timeout for an owner
+// that does not answer.
+func (c *Client) resolve(ctx context.Context, limit time.Time, kind, id string) (*actor.PID, error) {
+	if pid, ok := c.cl.PidCache.Get(id, kind); ok {
+		return pid, nil
+	}
+	owner, what := "", "waiting for the identity lookup"
+	if c.cfg.Owner != nil {
+		owner = c.cfg.Owner(kind, id)
+	}
+	if owner != "" {
+		what += " at " + owner
+	}
+	if owner == "" || owner == c.self {
+		return c.lookup(ctx, limit, kind, id, owner, what, nil)
+	}
+	// The lookup asks the owner: it fails at once when the owner is known
+	// to be unreachable, and is cut when its connection is lost.
+	a, err := c.begin(owner, "", kind, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.probe {
+		limit = earlier(limit, time.Now().Add(probeTimeout))
+	}
+	pid, err := c.lookup(ctx, limit, kind, id, owner, what, a)
+	c.end(a, pid != nil)
+	return pid, err
+}
+
+// send sends msg to pid and waits for the reply until limit, for ctx to
+// end, for pid to stop, or for pid's member to be lost.
+func (c *Client) send(ctx context.Context, limit time.Time, kind, id string, pid *actor.PID, msg proto.Message) (any, error) {
+	a, err := c.begin(pid.GetAddress(), pid.GetId(), kind, id)
+	if err != nil {
+		// The activation lives on a member known to be unreachable: look
+		// it up again after the back-off (it moves once the membership
+		// drops the member).
+		c.cl.PidCache.RemoveByValue(id, kind, pid)
+		return nil, err
+	}
+	if a.probe {
+		limit = earlier(limit, time.Now().Add(probeTimeout))
+	}
+	root := c.cl.ActorSystem.Root
+	f := root.RequestFuture(pid, msg, time.Until(limit))
+	c.attach(a, f)
 	// Cancelling ctx completes the future (with no result) so that Result
 	// returns at once.
-	stop := context.AfterFunc(ctx, func() { c.cl.ActorSystem.Root.Stop(f.PID()) })
+	stop := context.AfterFunc(ctx, func() { root.Stop(f.PID()) })
 	reply, err := f.Result()
 	stop()
-	if ctx.Err() != nil {
-		return nil, deadline(ctx, id, nil)
-	}
+	answered := err == nil && reply != nil
+	cut := c.end(a, answered || errors.Is(err, actor.ErrDeadLetter))
 	switch {
-	case err == nil:
+	case answered:
 		return reply, nil
 	case errors.Is(err, actor.ErrDeadLetter):
 		// The grain stopped (passivated, moved) before it got msg, so msg
 		// was not handled: forget the stale activation and try again.
-		c.cl.PidCache.Remove(id, kind)
+		c.cl.PidCache.RemoveByValue(id, kind, pid)
 		return nil, personv1.Reject(personv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "cluster.activation", "%s %q stopped before it got the message", kind, id)
+	case cut != nil:
+		c.cl.PidCache.RemoveByValue(id, kind, pid)
+		return nil, lost(cut, kind, id, pid.GetAddress())
+	case ctx.Err() != nil:
+		return nil, deadline(ctx, id, "waiting for the reply of "+pid.String(), nil)
 	case errors.Is(err, actor.ErrTimeout):
-		return nil, deadline(ctx, id, nil)
+		// Maybe dropped by a stopping grain: look it up again.
+		c.cl.PidCache.RemoveByValue(id, kind, pid)
+		return nil, c.expired(ctx, limit, kind, id, "waiting for the reply of "+pid.String())
 	default:
 		return nil, personv1.Reject(personv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "cluster.request", "%s %q: %v", kind, id, err)
 	}
@@ -267,10 +435,15 @@ func (c *Client) pause(ctx context.Context, attempt int) bool {
 	}
 }
 
-// deadline is the DEADLINE_EXCEEDED error of a call that ran out of time; it
-// also matches ctx's error and, if set, the last failure.
-func deadline(ctx context.Context, id string, last error) error {
-	e := &personv1.Error{Code: personv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED, Rule: "call.deadline", Message: "no reply before the deadline; the outcome is unknown", PersonId: id}
+// deadline is the DEADLINE_EXCEEDED error of a call that ran out of time
+// while it was doing what (empty: between attempts); it also matches ctx's
+// error and, if set, the last failure.
+func deadline(ctx context.Context, id, what string, last error) error {
+	msg := "no reply before the deadline; the outcome is unknown"
+	if what != "" {
+		msg = "no reply before the deadline (" + what + "); the outcome is unknown"
+	}
+	e := &personv1.Error{Code: personv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED, Rule: "call.deadline", Message: msg, PersonId: id}
 	cause := ctx.Err()
 	if cause == nil {
 		cause = context.DeadlineExceeded

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
 	"github.com/cim/personrt/messages/personv1"
 	"github.com/cim/personrt/persistence/memstore"
 	"github.com/cim/personrt/runtime/client"
@@ -142,4 +145,69 @@ func TestClient(t *testing.T) {
 			t.Errorf("3 attempts took %v, want at least 60ms of back-off", took)
 		}
 	})
+}
+
+// A request whose grain stops with the request queued gets no answer from
+// protoactor-go; the client cuts it when the grain's stop is announced
+// (cluster.ActivationTerminated), and otherwise gives up the attempt after
+// AttemptTimeout: either way long before the caller's deadline.
+func TestStoppedGrainIsRetried(t *testing.T) {
+	n := startNode(t)
+	c := n.Cluster()
+	received := make(chan struct{}, 4)
+	sink, err := c.ActorSystem.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*personv1.GetPerson); ok {
+			received <- struct{}{} // and never answer, like a stopping grain
+		}
+	}), "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		cfg      client.Config
+		announce bool
+		wantRule string
+	}{
+		{name: "stop announced", cfg: client.Config{Kind: "sink", MaxAttempts: 1, AttemptTimeout: -1}, announce: true, wantRule: "cluster.activation"},
+		{name: "attempt timeout", cfg: client.Config{Kind: "sink", MaxAttempts: 1, AttemptTimeout: 100 * time.Millisecond}, wantRule: "cluster.attempt_timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cl, err := client.New(c, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := cl.Shutdown(t.Context()); err != nil {
+					t.Error(err)
+				}
+			}()
+			c.PidCache.Set("x", "sink", sink)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() {
+				_, err := cl.Ask(ctx, "sink", "x", &personv1.GetPerson{PersonId: "x"})
+				done <- err
+			}()
+			<-received
+			if tc.announce {
+				c.ActorSystem.EventStream.Publish(&cluster.ActivationTerminated{Pid: sink, ClusterIdentity: cluster.NewClusterIdentity("x", "sink")})
+			}
+			err = <-done
+			took := time.Since(start)
+			var e *personv1.Error
+			if !errors.As(err, &e) || e.GetCode() != personv1.ErrorCode_ERROR_CODE_UNAVAILABLE || e.GetRule() != tc.wantRule {
+				t.Fatalf("err = %v, want UNAVAILABLE %s", err, tc.wantRule)
+			}
+			if took > 2*time.Second {
+				t.Errorf("took %v of a 10s deadline", took)
+			}
+			if _, ok := c.PidCache.Get("x", "sink"); ok {
+				t.Error("the stopped activation is still cached")
+			}
+		})
+	}
 }

@@ -10,6 +10,19 @@
 // joins; [Node.Shutdown] leaves, lets every grain finish its message and
 // passivate, then shuts the kinds down (queued snapshots are written).
 //
+// # Leaving
+//
+// Shutdown deregisters first, then stops the grains: the other members
+// drop this one at once (runtime/membership deletes its key) and send new
+// calls to the grains' new owners, while the grains here finish the
+// messages they already have. Stopping the grains first would leave the
+// member listed with no activator: calls routed to it in the meantime
+// would be dropped. A grain may thus briefly be active here and on its new
+// owner; the event store's optimistic concurrency keeps one writer.
+//
+// [Node.Owner] names a grain's owner in this node's view under the
+// runtime/placement lookup, for runtime/client's failover.
+//
 // # protoactor-go defects worked around here (no fork)
 //
 //   - Cluster.Shutdown panics on a client member (nil gossip throttler) and
@@ -19,6 +32,9 @@
 //   - Logging goes through an injected slog logger (actor.WithLoggerFactory)
 //     filtered by Config.ActorLogLevel, since protoactor logs routine work
 //     at Info and every retried request at Error.
+//   - remote's EndpointWriter dials an unreachable member five times with a
+//     2s pause after each failure, holding the messages for it (and a
+//     Shutdown) for 10s: Config.DialAttempts (default 1) shortens that.
 //   - Metrics: the node never passes a meter provider to protoactor, whose
 //     actor.WithMetricProviders calls otel.SetMeterProvider (a process
 //     global). Grain metrics come from grain lifecycle events instead.

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/cim/personrt/runtime/placement"
 )
 
 // Errors returned by Start.
@@ -34,6 +38,12 @@ type Node struct {
 	closed  bool
 	cancel  context.CancelFunc // ends the lifetime given to the kinds
 	cluster *cluster.Cluster
+	topoSub *eventstream.Subscription // feeds owners; nil unless the lookup is placement
+
+	// owners is the ownership view of the latest topology when the identity
+	// lookup is runtime/placement (nil otherwise or before the first
+	// topology). Written by the topology subscription, read by Owner.
+	owners atomic.Pointer[placement.Table]
 }
 
 // New validates cfg (filling defaults) and returns a Node. It starts nothing.
@@ -82,25 +92,30 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		kinds = append(kinds, k.ClusterKind())
 	}
 
-	c, err := n.join(kinds)
+	c, sub, err := n.join(kinds)
 	if err != nil {
 		return err
 	}
-	n.started, n.cancel, n.cluster = true, cancel, c
+	n.started, n.cancel, n.cluster, n.topoSub = true, cancel, c, sub
 	n.cfg.Logger.Info("node started", slog.String("address", c.ActorSystem.Address()), slog.Int("kinds", len(kinds)))
 	return nil
 }
 
 // join builds the actor system and cluster and starts membership. It turns
-// protoactor-go's panics (provider errors, name clashes) into errors.
-func (n *Node) join(kinds []*cluster.Kind) (c *cluster.Cluster, err error) {
+// protoactor-go's panics (provider errors, name clashes) into errors. With
+// the placement lookup it subscribes to topology changes before joining, so
+// that Owner sees the first member list.
+func (n *Node) join(kinds []*cluster.Kind) (c *cluster.Cluster, sub *eventstream.Subscription, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrStart, r)
+			if c != nil && sub != nil {
+				c.ActorSystem.EventStream.Unsubscribe(sub)
+			}
 			if c != nil && c.Remote != nil {
 				n.abandon(c)
 			}
-			c = nil
+			c, sub = nil, nil
 		}
 	}()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(n.actorLogger))
@@ -116,17 +131,40 @@ func (n *Node) join(kinds []*cluster.Kind) (c *cluster.Cluster, err error) {
 	if lookup == nil {
 		lookup = disthash.New()
 	}
-	ccfg := cluster.Configure(n.cfg.ClusterName, provider, lookup,
-		remote.Configure(n.cfg.Host, n.cfg.Port, ropts...),
+	rcfg := remote.Configure(n.cfg.Host, n.cfg.Port, ropts...)
+	rcfg.MaxRetryCount = n.cfg.DialAttempts
+	ccfg := cluster.Configure(n.cfg.ClusterName, provider, lookup, rcfg,
 		cluster.WithKinds(kinds...),
 		cluster.WithRequestTimeout(n.cfg.RequestTimeout))
 	c = cluster.New(sys, ccfg)
+	if _, ok := lookup.(*placement.Lookup); ok {
+		sub = sys.EventStream.Subscribe(func(ev any) {
+			if tp, ok := ev.(*cluster.ClusterTopology); ok {
+				n.owners.Store(placement.NewTable(tp.Members))
+			}
+		})
+	}
 	if len(kinds) == 0 {
 		c.StartClient()
 	} else {
 		c.StartMember()
 	}
-	return c, nil
+	return c, sub, nil
+}
+
+// Owner returns the address ("host:port") of the member that hosts the
+// grain (kind, identity) in this node's current view of the cluster, or ""
+// when it cannot tell: before the first topology, when no member hosts
+// kind, or when the identity lookup is not runtime/placement (whose
+// ownership is a pure function of the member list). It does no I/O and is
+// safe for concurrent use; pass it as runtime/client Config.Owner so that
+// calls to a grain whose owner was lost fail over at once.
+func (n *Node) Owner(kind, identity string) string {
+	t := n.owners.Load()
+	if t == nil {
+		return ""
+	}
+	return t.Owner(kind, identity)
 }
 
 // actorLogger is protoactor-go's logger: the node's, filtered by level.
@@ -169,10 +207,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	n.closed = true
-	started, c, cancel := n.started, n.cluster, n.cancel
+	started, c, cancel, sub := n.started, n.cluster, n.cancel, n.topoSub
 	n.mu.Unlock()
 	if !started {
 		return nil
+	}
+	if sub != nil {
+		c.ActorSystem.EventStream.Unsubscribe(sub)
 	}
 
 	var errs []error

@@ -34,6 +34,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{
 		{name: "port", cfg: node.Config{Port: 70000}},
 		{name: "request timeout", cfg: node.Config{RequestTimeout: -time.Second}},
+		{name: "dial attempts", cfg: node.Config{DialAttempts: -1}},
 		{name: "nil kind", cfg: node.Config{Kinds: []node.Kind{nil}}},
 		{name: "kind twice", cfg: node.Config{Kinds: []node.Kind{h, h}}},
 	}

@@ -20,7 +20,7 @@ import (
 // startNode runs a whole node in-process on a temp dir and free ports.
 func startNode(t *testing.T) *app.App {
 	t.Helper()
-	a, err := app.New(app.Config{DataDir: t.TempDir(), NATSAddr: "127.0.0.1:0", HTTPAddr: app.Off, Sync: natsserver.SyncInterval})
+	a, err := app.New(app.Config{DataDir: t.TempDir(), NATSAddr: "127.0.0.1:0", HTTPAddr: app.Off, Sync: natsserver.SyncInterval, NoPolicies: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/nats-io/nats.go"
+
+	"github.com/cim/personrt/actors/onboarding"
+	apolicy "github.com/cim/personrt/actors/policy"
+	pjs "github.com/cim/personrt/persistence/jetstream"
+	"github.com/cim/personrt/runtime/client"
+	"github.com/cim/personrt/runtime/dlq"
+	"github.com/cim/personrt/runtime/grain"
+	"github.com/cim/personrt/runtime/onboardingkind"
+	"github.com/cim/personrt/runtime/policy"
+	"github.com/cim/personrt/runtime/timer"
+)
+
+// reactive is the reactive half of a node: the onboarding workflow kind,
+// the policy runners on their durable consumers, the dead-letter stream and
+// the durable timers.
+type reactive struct {
+	onbStore    *pjs.Store
+	onbHost     *grain.Host[onboarding.State]
+	onbClient   *client.Client
+	dlq         *dlq.DLQ
+	timers      *timer.Timers
+	runner      *policy.Runner
+	deadLetters *dlq.DeadLetters
+}
+
+// openOnboarding opens the onboarding stream and creates its grain host,
+// with the same grain settings as persons.
+func (a *App) openOnboarding(ctx context.Context, nc *nats.Conn, replicas int) (*pjs.Store, *grain.Host[onboarding.State], error) {
+	store, err := pjs.Open(ctx, nc, onboardingkind.StoreConfig(pjs.Config{Replicas: replicas, Logger: a.cfg.Logger}))
+	if err != nil {
+		return nil, nil, fmt.Errorf("app: open onboarding store: %w", err)
+	}
+	host, err := onboardingkind.NewHost(a.grainConfig(store))
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("app: onboarding host: %w", err), store.Close())
+	}
+	return store, host, nil
+}
+
+// grainConfig is the grain shell configuration of every kind of the node.
+func (a *App) grainConfig(store *pjs.Store) grain.Config {
+	return grain.Config{
+		Events: store, Snapshots: store,
+		IdleTimeout: a.cfg.IdleTimeout, SnapshotEvery: a.cfg.SnapshotEvery, StateCacheSize: a.cfg.StateCacheSize,
+		Logger: a.cfg.Logger, Observer: a.metrics.observeGrain,
+	}
+}
+
+// startPolicies opens the dead-letter stream and the timers and starts the
+// policy runners (unless Config.NoPolicies) after the node is up.
+func (a *App) startPolicies(ctx context.Context, nc *nats.Conn, c *cluster.Cluster, persons, onb *pjs.Store, replicas int, r *reactive) error {
+	r.deadLetters = dlq.WatchDeadLetters(c.ActorSystem, a.cfg.Logger, 10*time.Second)
+	if a.cfg.NoPolicies {
+		return nil
+	}
+	d, err := dlq.Open(ctx, nc, dlq.Config{Replicas: replicas})
+	if err != nil {
+		return fmt.Errorf("app: open dead-letter stream: %w", err)
+	}
+	r.dlq = d
+	tm, err := timer.Open(ctx, nc, timer.Config{Replicas: replicas})
+	if err != nil {
+		return fmt.Errorf("app: open timers: %w", err)
+	}
+	r.timers = tm
+	set, err := apolicy.New(apolicy.Config{ArchiveAfter: a.cfg.ArchiveAfter})
+	if err != nil {
+		return fmt.Errorf("app: policies: %w", err)
+	}
+	run, err := policy.New(policy.Config{
+		Policies: set.Policies(), Cluster: c, Conn: nc, DLQ: d, Timers: tm,
+		Sources: map[string]policy.Source{
+			apolicy.KindPerson:     {Events: persons},
+			apolicy.KindOnboarding: {Stream: onboardingkind.Stream, SubjectPrefix: onboardingkind.SubjectPrefix, Events: onb},
+		},
+		Logger: a.cfg.Logger, Observer: a.metrics.observePolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("app: policy runner: %w", err)
+	}
+	if err := run.Start(ctx); err != nil {
+		return fmt.Errorf("app: start policy runner: %w", err)
+	}
+	r.runner = run
+	return nil
+}
+
+// shutdownPolicies stops the runners first (no new reactions), then the
+// dead-letter subscription.
+func (r *reactive) shutdownPolicies(ctx context.Context) error {
+	var err error
+	if r.runner != nil {
+		err = r.runner.Shutdown(ctx)
+	}
+	if r.deadLetters != nil {
+		r.deadLetters.Stop()
+	}
+	return err
+}
+
+// health is the reactive half's contribution to readiness.
+func (r *reactive) health() error {
+	if r.runner == nil {
+		return nil
+	}
+	return r.runner.Err()
+}
