@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cim/personrt/actors/onboarding"
-	pjs "github.com/cim/personrt/persistence/jetstream"
+	"github.com/cim/personrt/persistence/streamswitch"
 	"github.com/cim/personrt/runtime/client"
 	"github.com/cim/personrt/runtime/gateway"
 	"github.com/cim/personrt/runtime/natsserver"
@@ -50,18 +50,19 @@ type App struct {
 
 // parts are what Start started, in start order; nil when not (yet) up.
 type parts struct {
-	httpSrv  *http.Server
-	httpAddr string
-	httpDone chan struct{} // closed when Serve returned
-	nats     *natsserver.Server
-	natsURL  string
-	nc       *nats.Conn
-	replicas int // of the stream and buckets, resolved once connected
-	store    *pjs.Store
-	node     *node.Node
-	persons  *client.Client
-	gateway  *gateway.Gateway
-	reactive reactive
+	httpSrv   *http.Server
+	httpAddr  string
+	httpDone  chan struct{} // closed when Serve returned
+	nats      *natsserver.Server
+	natsURL   string
+	nc        *nats.Conn
+	replicas  int // of the stream and buckets, resolved once connected
+	store     *streamswitch.Store
+	routeStop func() // stops the store's route watch and waits for it
+	node      *node.Node
+	persons   *client.Client
+	gateway   *gateway.Gateway
+	reactive  reactive
 }
 
 // New validates cfg (filling defaults) and returns an App. It starts
@@ -139,7 +140,15 @@ func (a *App) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.set(func(p *parts) { p.store = store })
+	routeCtx, stopRoute := context.WithCancel(context.WithoutCancel(ctx))
+	routeDone := make(chan struct{})
+	go func() {
+		defer close(routeDone)
+		if err := store.Run(routeCtx); err != nil && routeCtx.Err() == nil {
+			a.cfg.Logger.Error("persond: stream route watch ended", slog.Any(logErr, err))
+		}
+	}()
+	a.set(func(p *parts) { p.store, p.routeStop = store, func() { stopRoute(); <-routeDone } })
 
 	onbStore, onbHost, err := a.openOnboarding(ctx, p.nc, replicas)
 	if err != nil {
@@ -305,9 +314,13 @@ func (a *App) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if p.routeStop != nil {
+		p.routeStop()
+	}
 	if p.store != nil {
-		// Close only marks the store closed; it always returns nil.
-		_ = p.store.Close()
+		if err := p.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("app: close event store: %w", err))
+		}
 	}
 	if p.reactive.onbStore != nil {
 		_ = p.reactive.onbStore.Close() // as above

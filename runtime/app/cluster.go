@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	pjs "github.com/cim/personrt/persistence/jetstream"
+	"github.com/cim/personrt/persistence/streamswitch"
 	"github.com/cim/personrt/runtime/membership"
 	"github.com/cim/personrt/runtime/natsserver"
 	"github.com/cim/personrt/runtime/node"
@@ -101,7 +102,7 @@ func (a *App) waitJetStream(ctx context.Context, nc *nats.Conn) error {
 // startNode creates the person host and the cluster member and starts
 // them. On a NATS cluster a failed start is retried (with a new host and
 // member) until ctx ends: see clusterMemberStart.
-func (a *App) startNode(ctx context.Context, nc *nats.Conn, store *pjs.Store, replicas int, clustered bool, extra ...node.Kind) (*node.Node, error) {
+func (a *App) startNode(ctx context.Context, nc *nats.Conn, store kindStore, replicas int, clustered bool, extra ...node.Kind) (*node.Node, error) {
 	if _, port, err := splitHostPort(a.cfg.RemoteAddr); err == nil && port != 0 {
 		// protoactor-go would panic on it, and a retry could not help.
 		if err := portFree(a.cfg.RemoteAddr); err != nil {
@@ -156,10 +157,10 @@ func (a *App) replicas(nc *nats.Conn) (n int, clustered bool) {
 // retries until ctx ends: JetStream answers only once the cluster has
 // elected its meta leader, which needs a quorum of the servers (a node
 // started first waits for the others).
-func (a *App) openStore(ctx context.Context, nc *nats.Conn, replicas int, clustered bool) (*pjs.Store, error) {
-	cfg := pjs.Config{Replicas: replicas, Logger: a.cfg.Logger}
+func (a *App) openStore(ctx context.Context, nc *nats.Conn, replicas int, clustered bool) (*streamswitch.Store, error) {
+	cfg := streamswitch.Config{Base: pjs.Config{Replicas: replicas, Logger: a.cfg.Logger}, Logger: a.cfg.Logger}
 	if !clustered {
-		store, err := pjs.Open(ctx, nc, cfg)
+		store, err := streamswitch.Open(ctx, nc, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("app: open event store: %w", err)
 		}
@@ -172,7 +173,7 @@ func (a *App) openStore(ctx context.Context, nc *nats.Conn, replicas int, cluste
 	w := newWaitLog(a.cfg.Logger)
 	for {
 		actx, cancel := context.WithTimeout(ctx, clusterAttempt)
-		store, err := pjs.Open(actx, nc, cfg)
+		store, err := streamswitch.Open(actx, nc, cfg)
 		cancel()
 		if err == nil {
 			a.cfg.Logger.Info("persond: JetStream cluster ready", slog.Int("replicas", replicas),

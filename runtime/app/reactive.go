@@ -11,7 +11,9 @@ import (
 
 	"github.com/cim/personrt/actors/onboarding"
 	apolicy "github.com/cim/personrt/actors/policy"
+	"github.com/cim/personrt/persistence"
 	pjs "github.com/cim/personrt/persistence/jetstream"
+	"github.com/cim/personrt/persistence/streamswitch"
 	"github.com/cim/personrt/runtime/client"
 	"github.com/cim/personrt/runtime/dlq"
 	"github.com/cim/personrt/runtime/grain"
@@ -47,8 +49,14 @@ func (a *App) openOnboarding(ctx context.Context, nc *nats.Conn, replicas int) (
 	return store, host, nil
 }
 
+// kindStore is the event and snapshot store of one grain kind.
+type kindStore interface {
+	persistence.EventStore
+	persistence.SnapshotStore
+}
+
 // grainConfig is the grain shell configuration of every kind of the node.
-func (a *App) grainConfig(store *pjs.Store) grain.Config {
+func (a *App) grainConfig(store kindStore) grain.Config {
 	return grain.Config{
 		Events: store, Snapshots: store,
 		IdleTimeout: a.cfg.IdleTimeout, SnapshotEvery: a.cfg.SnapshotEvery, StateCacheSize: a.cfg.StateCacheSize,
@@ -58,7 +66,11 @@ func (a *App) grainConfig(store *pjs.Store) grain.Config {
 
 // startPolicies opens the dead-letter stream and the timers and starts the
 // policy runners (unless Config.NoPolicies) after the node is up.
-func (a *App) startPolicies(ctx context.Context, nc *nats.Conn, c *cluster.Cluster, persons, onb *pjs.Store, replicas int, r *reactive) error {
+//
+// The person policies consume the stream that is active when the node
+// starts (persistence/streamswitch): after a migration switched the nodes,
+// restarting a node moves its policies to the new stream.
+func (a *App) startPolicies(ctx context.Context, nc *nats.Conn, c *cluster.Cluster, persons *streamswitch.Store, onb persistence.EventStore, replicas int, r *reactive) error {
 	r.deadLetters = dlq.WatchDeadLetters(c.ActorSystem, a.cfg.Logger, 10*time.Second)
 	if a.cfg.NoPolicies {
 		return nil
@@ -77,10 +89,11 @@ func (a *App) startPolicies(ctx context.Context, nc *nats.Conn, c *cluster.Clust
 	if err != nil {
 		return fmt.Errorf("app: policies: %w", err)
 	}
+	route, _ := persons.Route() // a fence does not matter to consumers
 	run, err := policy.New(policy.Config{
 		Policies: set.Policies(), Cluster: c, Conn: nc, DLQ: d, Timers: tm,
 		Sources: map[string]policy.Source{
-			apolicy.KindPerson:     {Events: persons},
+			apolicy.KindPerson:     {Stream: route.Stream, SubjectPrefix: route.SubjectPrefix, Events: persons},
 			apolicy.KindOnboarding: {Stream: onboardingkind.Stream, SubjectPrefix: onboardingkind.SubjectPrefix, Events: onb},
 		},
 		Logger: a.cfg.Logger, Observer: a.metrics.observePolicy,
