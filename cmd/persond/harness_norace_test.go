@@ -66,7 +66,7 @@ func (p *proc) launch(t *testing.T, bin string) {
 	}
 	p.log = &syncBuffer{}
 	p.exited = make(chan struct{})
-	p.cmd = exec.Command(bin, append([]string{"--http", p.http, "--log-level", "warn", "--shutdown-timeout", "15s"}, p.args...)...)
+	p.cmd = exec.Command(bin, append([]string{"--http", p.http, "--log-level", "warn", "--shutdown-timeout", "15s", "--no-policies"}, p.args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -150,13 +150,19 @@ func (a *App) start(ctx context.Context) error {
 	}()
 	a.set(func(p *parts) { p.store, p.routeStop = store, func() { stopRoute(); <-routeDone } })
 
-	onbStore, onbHost, err := a.openOnboarding(ctx, p.nc, replicas)
+	onbStore, err := a.openOnboarding(ctx, p.nc, replicas, clustered)
 	if err != nil {
 		return err
 	}
-	a.set(func(p *parts) { p.reactive.onbStore, p.reactive.onbHost = onbStore, onbHost })
+	a.set(func(p *parts) { p.reactive.onbStore = onbStore })
 
-	n, err := a.startNode(ctx, p.nc, store, replicas, clustered, onbHost)
+	n, err := a.startNode(ctx, p.nc, store, replicas, clustered, func() ([]node.Kind, error) {
+		h, err := a.onboardingHost(onbStore)
+		if err != nil {
+			return nil, err
+		}
+		return []node.Kind{h}, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -168,7 +174,7 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.set(func(p *parts) { p.reactive.onbClient = onbClient })
 	r := a.snapshot().reactive
-	err = a.startPolicies(ctx, p.nc, n.Cluster(), store, onbStore, replicas, &r)
+	err = a.startPolicies(ctx, p.nc, n.Cluster(), store, onbStore, replicas, clustered, &r)
 	a.set(func(p *parts) { p.reactive = r })
 	if err != nil {
 		return err

@@ -102,7 +102,10 @@ func (a *App) waitJetStream(ctx context.Context, nc *nats.Conn) error {
 // startNode creates the person host and the cluster member and starts
 // them. On a NATS cluster a failed start is retried (with a new host and
 // member) until ctx ends: see clusterMemberStart.
-func (a *App) startNode(ctx context.Context, nc *nats.Conn, store kindStore, replicas int, clustered bool, extra ...node.Kind) (*node.Node, error) {
+//
+// extra makes the node's other kinds afresh for every attempt (a failed
+// start shuts the kinds it was given down).
+func (a *App) startNode(ctx context.Context, nc *nats.Conn, store kindStore, replicas int, clustered bool, extra func() ([]node.Kind, error)) (*node.Node, error) {
 	if _, port, err := splitHostPort(a.cfg.RemoteAddr); err == nil && port != 0 {
 		// protoactor-go would panic on it, and a retry could not help.
 		if err := portFree(a.cfg.RemoteAddr); err != nil {
@@ -116,7 +119,11 @@ func (a *App) startNode(ctx context.Context, nc *nats.Conn, store kindStore, rep
 		if err != nil {
 			return nil, fmt.Errorf("app: person host: %w", err)
 		}
-		ncfg, err := a.nodeConfig(nc, append([]node.Kind{host}, extra...), replicas, retry)
+		others, err := extra()
+		if err != nil {
+			return nil, err
+		}
+		ncfg, err := a.nodeConfig(nc, append([]node.Kind{host}, others...), replicas, retry)
 		if err != nil {
 			return nil, err
 		}
@@ -159,33 +166,44 @@ func (a *App) replicas(nc *nats.Conn) (n int, clustered bool) {
 // started first waits for the others).
 func (a *App) openStore(ctx context.Context, nc *nats.Conn, replicas int, clustered bool) (*streamswitch.Store, error) {
 	cfg := streamswitch.Config{Base: pjs.Config{Replicas: replicas, Logger: a.cfg.Logger}, Logger: a.cfg.Logger}
-	if !clustered {
-		store, err := streamswitch.Open(ctx, nc, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("app: open event store: %w", err)
+	if clustered {
+		if err := a.waitJetStream(ctx, nc); err != nil {
+			return nil, err
 		}
-		return store, nil
+	}
+	return openRetrying(ctx, a, clustered, "the event stream (replicas "+strconv.Itoa(replicas)+")", func(ctx context.Context) (*streamswitch.Store, error) {
+		return streamswitch.Open(ctx, nc, cfg)
+	})
+}
+
+// openRetrying runs open once on a lone NATS server. On a NATS cluster it
+// bounds each attempt by clusterAttempt and retries until ctx ends:
+// creating a replicated stream or bucket fails while the cluster elects
+// its leaders.
+func openRetrying[T any](ctx context.Context, a *App, clustered bool, what string, open func(context.Context) (T, error)) (T, error) {
+	if !clustered {
+		v, err := open(ctx)
+		if err != nil {
+			return v, fmt.Errorf("app: open %s: %w", what, err)
+		}
+		return v, nil
 	}
 	start := time.Now()
-	if err := a.waitJetStream(ctx, nc); err != nil {
-		return nil, err
-	}
 	w := newWaitLog(a.cfg.Logger)
 	for {
 		actx, cancel := context.WithTimeout(ctx, clusterAttempt)
-		store, err := streamswitch.Open(actx, nc, cfg)
+		v, err := open(actx)
 		cancel()
 		if err == nil {
-			a.cfg.Logger.Info("persond: JetStream cluster ready", slog.Int("replicas", replicas),
-				slog.Duration("waited", time.Since(start).Round(time.Millisecond)))
-			return store, nil
+			a.cfg.Logger.Info("persond: opened "+what, slog.Duration("waited", time.Since(start).Round(time.Millisecond)))
+			return v, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("app: open event store (replicas %d): %w (last error: %w)", replicas, ctx.Err(), err)
+			return v, fmt.Errorf("app: open %s: %w (last error: %w)", what, ctx.Err(), err)
 		}
-		w.maybe("persond: waiting for the event stream (replicas "+strconv.Itoa(replicas)+")", err)
+		w.maybe("persond: waiting for "+what, err)
 		if !pause(ctx, clusterRetry) {
-			return nil, fmt.Errorf("app: open event store: %w", ctx.Err())
+			return v, fmt.Errorf("app: open %s: %w", what, ctx.Err())
 		}
 	}
 }

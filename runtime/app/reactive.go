@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -22,12 +21,11 @@ import (
 	"github.com/cim/personrt/runtime/timer"
 )
 
-// reactive is the reactive half of a node: the onboarding workflow kind,
-// the policy runners on their durable consumers, the dead-letter stream and
+// reactive is the reactive half of a node (the onboarding kind's host is
+// owned by the node): the onboarding store and client, the policy runners on their durable consumers, the dead-letter stream and
 // the durable timers.
 type reactive struct {
 	onbStore    *pjs.Store
-	onbHost     *grain.Host[onboarding.State]
 	onbClient   *client.Client
 	dlq         *dlq.DLQ
 	timers      *timer.Timers
@@ -35,18 +33,21 @@ type reactive struct {
 	deadLetters *dlq.DeadLetters
 }
 
-// openOnboarding opens the onboarding stream and creates its grain host,
-// with the same grain settings as persons.
-func (a *App) openOnboarding(ctx context.Context, nc *nats.Conn, replicas int) (*pjs.Store, *grain.Host[onboarding.State], error) {
-	store, err := pjs.Open(ctx, nc, onboardingkind.StoreConfig(pjs.Config{Replicas: replicas, Logger: a.cfg.Logger}))
-	if err != nil {
-		return nil, nil, fmt.Errorf("app: open onboarding store: %w", err)
-	}
+// openOnboarding opens the onboarding stream.
+func (a *App) openOnboarding(ctx context.Context, nc *nats.Conn, replicas int, clustered bool) (*pjs.Store, error) {
+	return openRetrying(ctx, a, clustered, "the onboarding stream", func(ctx context.Context) (*pjs.Store, error) {
+		return pjs.Open(ctx, nc, onboardingkind.StoreConfig(pjs.Config{Replicas: replicas, Logger: a.cfg.Logger}))
+	})
+}
+
+// onboardingHost creates the onboarding grain host, with the same grain
+// settings as persons.
+func (a *App) onboardingHost(store *pjs.Store) (*grain.Host[onboarding.State], error) {
 	host, err := onboardingkind.NewHost(a.grainConfig(store))
 	if err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("app: onboarding host: %w", err), store.Close())
+		return nil, fmt.Errorf("app: onboarding host: %w", err)
 	}
-	return store, host, nil
+	return host, nil
 }
 
 // kindStore is the event and snapshot store of one grain kind.
@@ -70,19 +71,23 @@ func (a *App) grainConfig(store kindStore) grain.Config {
 // The person policies consume the stream that is active when the node
 // starts (persistence/streamswitch): after a migration switched the nodes,
 // restarting a node moves its policies to the new stream.
-func (a *App) startPolicies(ctx context.Context, nc *nats.Conn, c *cluster.Cluster, persons *streamswitch.Store, onb persistence.EventStore, replicas int, r *reactive) error {
+func (a *App) startPolicies(ctx context.Context, nc *nats.Conn, c *cluster.Cluster, persons *streamswitch.Store, onb persistence.EventStore, replicas int, clustered bool, r *reactive) error {
 	r.deadLetters = dlq.WatchDeadLetters(c.ActorSystem, a.cfg.Logger, 10*time.Second)
 	if a.cfg.NoPolicies {
 		return nil
 	}
-	d, err := dlq.Open(ctx, nc, dlq.Config{Replicas: replicas})
+	d, err := openRetrying(ctx, a, clustered, "the dead-letter stream", func(ctx context.Context) (*dlq.DLQ, error) {
+		return dlq.Open(ctx, nc, dlq.Config{Replicas: replicas})
+	})
 	if err != nil {
-		return fmt.Errorf("app: open dead-letter stream: %w", err)
+		return err
 	}
 	r.dlq = d
-	tm, err := timer.Open(ctx, nc, timer.Config{Replicas: replicas})
+	tm, err := openRetrying(ctx, a, clustered, "the timer stream", func(ctx context.Context) (*timer.Timers, error) {
+		return timer.Open(ctx, nc, timer.Config{Replicas: replicas})
+	})
 	if err != nil {
-		return fmt.Errorf("app: open timers: %w", err)
+		return err
 	}
 	r.timers = tm
 	set, err := apolicy.New(apolicy.Config{ArchiveAfter: a.cfg.ArchiveAfter})

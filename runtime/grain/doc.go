@@ -38,7 +38,7 @@
 //
 // A command id is the idempotency key of a command and the causation id of
 // the events it writes. Each grain keeps a window of its last
-// Config.IdempotencyWindow (K, default 64) commands that wrote events: the
+// Config.IdempotencyWindow (K, default 256) commands that wrote events: the
 // command id and the versions first..last of its events, nothing else. A
 // command whose id is in the window is not decided again: the grain reads
 // its events first..last back from the store and answers
@@ -62,7 +62,7 @@
 // So a retry after a move to another node, a restart or a rebalance, with
 // any number of snapshots in between, answers the first result as long as
 // the person wrote fewer than K other commands since. The window counts
-// commands per person that wrote events, not time: K = 64 covers the whole
+// commands per person that wrote events, not time: K = 256 covers the whole
 // history of most persons.
 //
 // What the window does not cover:
