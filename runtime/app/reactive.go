@@ -125,11 +125,3 @@ func (r *reactive) shutdownPolicies(ctx context.Context) error {
 	}
 	return err
 }
-
-// health is the reactive half's contribution to readiness.
-func (r *reactive) health() error {
-	if r.runner == nil {
-		return nil
-	}
-	return r.runner.Err()
-}
